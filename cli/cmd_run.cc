@@ -1,0 +1,111 @@
+// `ktwin run`: one scenario in the simulated cluster, with its transitions, final tables,
+// expectation verdicts, summary JSON and event log.
+#include <chrono>
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <iostream>
+
+#include "catalog/catalog.h"
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "sim/runner.h"
+
+namespace ktwin::cli {
+namespace {
+
+bool printed_kind(const sim::LogEntry& e) {
+  if (e.kind == "Service" || e.kind == "ControllerRevision") return false;
+  if (e.kind == "Pod")
+    return e.what.rfind("Ready=", 0) == 0 || e.what.rfind("scheduled", 0) == 0 || e.what.rfind("container", 0) == 0 ||
+           e.what.rfind("image pulled", 0) == 0 || e.what.rfind("downloading", 0) == 0 || e.what.rfind("ready", 0) == 0 ||
+           e.what.rfind("PodScheduled", 0) == 0;
+  return true;
+}
+
+int run(int argc, char** argv) {
+  cxxopts::Options opts(argv[0], "Run a scenario in the deterministic simulated cluster.");
+  opts.positional_help("SCENARIO.yaml");
+  opts.add_options()
+      ("scenario", "scenario file", cxxopts::value<std::string>())
+      ("seed", "override the scenario's seed", cxxopts::value<uint64_t>())
+      ("summary-json", "write the run summary (JSON) to FILE", cxxopts::value<std::string>())
+      ("events", "write the event log (JSON lines) to FILE", cxxopts::value<std::string>())
+      ("check-determinism", "run twice and fail unless both event logs are byte-identical")
+      ("quiet", "print only the verdicts")
+      ("h,help", "show this help");
+  opts.parse_positional({"scenario"});
+  cxxopts::ParseResult args;
+  try {
+    args = opts.parse(argc, argv);
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::fprintf(stderr, "error: %s\n%s", e.what(), opts.help().c_str());
+    return kExitBadInput;
+  }
+  if (args.count("help")) {
+    std::cout << opts.help() << "\nExit status: 0 all expectations pass, 1 one fails, 2 bad input.\n";
+    return kExitOk;
+  }
+  if (!args.count("scenario")) {
+    std::fprintf(stderr, "error: a scenario file is required\n%s", opts.help().c_str());
+    return kExitBadInput;
+  }
+  const sim::Scenario sc = sim::load_scenario(args["scenario"].as<std::string>());
+  const catalog::Catalog& cat = catalog::default_catalog();
+  sim::RunOptions ro;
+  if (args.count("seed")) ro.seed = args["seed"].as<uint64_t>();
+  const bool quiet = args.count("quiet") > 0;
+
+  const auto wall_start = std::chrono::steady_clock::now();
+  sim::RunOutcome outcome = sim::run_scenario(sc, cat, ro);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+
+  bool deterministic = true;
+  if (args.count("check-determinism")) {
+    sim::RunOutcome again = sim::run_scenario(sc, cat, ro);
+    deterministic = again.events_jsonl == outcome.events_jsonl;
+    if (!deterministic) {
+      size_t i = 0;
+      while (i < outcome.log.size() && i < again.log.size() &&
+             sim::EventLog::entry_json(outcome.log[i]) == sim::EventLog::entry_json(again.log[i]))
+        ++i;
+      std::fprintf(stderr, "determinism check FAILED: runs diverge at event %zu\n  first:  %s\n  second: %s\n", i + 1,
+                   i < outcome.log.size() ? sim::EventLog::entry_json(outcome.log[i]).c_str() : "<end>",
+                   i < again.log.size() ? sim::EventLog::entry_json(again.log[i]).c_str() : "<end>");
+    }
+  }
+
+  if (!quiet) {
+    std::printf("scenario %s (seed %llu, %s simulated)\n\n", sc.name.c_str(),
+                static_cast<unsigned long long>(outcome.seed), format_duration(sc.duration).c_str());
+    for (const auto& e : outcome.log)
+      if (printed_kind(e))
+        std::printf("[%s] %-10s %-45s %s\n", sim::format_sim_time(e.t).c_str(), e.kind.c_str(), e.name.c_str(),
+                    e.what.c_str());
+    std::printf("\nAt %s:\n\n%s\n", format_duration(outcome.sim_end).c_str(), outcome.tables.c_str());
+  }
+  int passed = 0;
+  std::printf("Expectations:\n");
+  for (const auto& e : outcome.expectations) {
+    passed += e.passed;
+    std::printf("  %s  %s  (%s)\n", e.passed ? "PASS" : "FAIL", e.text.c_str(), e.detail.c_str());
+  }
+  if (outcome.expectations.empty()) std::printf("  (none)\n");
+  if (args.count("check-determinism"))
+    std::printf("Determinism: %s\n", deterministic ? "identical event logs in two runs" : "FAILED");
+  std::printf("Fingerprint: %s\n", outcome.fingerprint.c_str());
+  std::printf("%s: %d/%zu expectations passed; %llu events in %.2f s wall\n",
+              outcome.passed && deterministic ? "PASSED" : "FAILED", passed, outcome.expectations.size(),
+              static_cast<unsigned long long>(outcome.kernel_events), wall);
+
+  outcome.summary["wall_seconds"] = wall;
+  if (args.count("summary-json"))
+    write_file_atomically(args["summary-json"].as<std::string>(), outcome.summary.dump(2) + "\n");
+  if (args.count("events")) write_file_atomically(args["events"].as<std::string>(), outcome.events_jsonl);
+  return outcome.passed && deterministic ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+
+KTWIN_REGISTER_COMMAND(run, "run", "run a scenario in the simulated cluster", run);
+
+}  // namespace ktwin::cli

@@ -1,0 +1,81 @@
+// The kubelets of every simulated node, and what runs in their containers: image pulls (with a
+// per-node image cache), init containers, the inference server's start-up (weight download, load,
+// engine init), probes, OOM crash loops, Job pods that run to completion, graceful termination and
+// dead nodes. Acts only through the Cluster port.
+#pragma once
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "cluster_model/model_hooks.h"
+#include "core/ports.h"
+#include "core/presets/model_preset.h"
+#include "core/presets/sku.h"
+
+namespace ktwin::cluster_model {
+
+//! What the kubelet model reads off a pod to predict its start-up.
+struct AppProfile {
+  enum class Kind { kGeneric, kVllm, kTransformers, kTuning } kind = Kind::kGeneric;
+  std::string model;          //!< HF id or preset name from the command line
+  double weights_gib = 0;     //!< 0 when unknown
+  int gpus = 0;               //!< nvidia.com/gpu limit of the main container
+  int tensor_parallel = 1;
+  int pipeline_parallel = 1;
+  int data_parallel = 1;
+  double gpu_memory_utilization = 0.9;
+  bool fits_in_gpu_memory = true;
+  std::string oom_detail;
+};
+
+class Kubelet {
+ public:
+  Kubelet(Cluster& cluster, Executor& executor, Clock& clock, const PresetRegistry& presets, const SkuCatalog& skus,
+          std::string cloud, DurationSampler sample, ModelEventSink sink);
+  void start();
+  void stop();
+
+  //! Reads the inference server's configuration from the pod and the node's GPUs.
+  AppProfile profile(const Object& pod, const Object* node) const;
+
+ private:
+  struct Run {
+    std::string ns, name, node;
+    uint64_t epoch = 0;
+    int restarts = 0;
+    bool weights_cached = false;  //!< emptyDir survives container restarts
+    bool terminating = false;
+    Time container_start = 0;
+  };
+
+  void on_pod(const WatchEvent& ev);
+  void on_node(const WatchEvent& ev);
+  void begin(const Object& pod);
+  void run_init_containers(const std::string& uid, uint64_t epoch, size_t index);
+  void pull_main_images(const std::string& uid, uint64_t epoch);
+  void start_containers(const std::string& uid, uint64_t epoch);
+  void crash(const std::string& uid, uint64_t epoch, const std::string& reason, int exit_code, const std::string& message);
+  void terminate(const std::string& uid);
+  bool current(const std::string& uid, uint64_t epoch) const;
+  //! Applies `fn` to the pod's status and writes it; false when the pod is gone or changed identity.
+  bool write_status(const std::string& uid, const std::function<void(Object&)>& fn);
+  Duration pull_time(const std::string& node, const std::string& image, Duration& out_total);
+
+  Cluster& cluster_;
+  Executor& executor_;
+  Clock& clock_;
+  const PresetRegistry& presets_;
+  const SkuCatalog& skus_;
+  std::string cloud_;
+  DurationSampler sample_;
+  ModelEventSink sink_;
+  std::map<std::string, Run> runs_;                       //!< by pod uid
+  std::map<std::string, std::set<std::string>> images_;   //!< node -> pulled images
+  std::set<std::string> dead_nodes_;
+  uint64_t next_ip_ = 0;
+  std::unique_ptr<WatchSubscription> pod_watch_, node_watch_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace ktwin::cluster_model

@@ -1,0 +1,306 @@
+// StatefulSet controller. Pods are found through a watch-fed index (owner -> ordinal -> pod), the way
+// controller-runtime's cached client finds them; every decision re-reads the StatefulSet and is
+// level-based, so stale cache entries only cost an AlreadyExists or NotFound that is ignored.
+#include "cluster_model/statefulset_controller.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "core/k8s/conditions.h"
+#include "core/runtime/controller.h"
+
+namespace ktwin::cluster_model {
+namespace {
+
+constexpr const char* kPodNameLabel = "statefulset.kubernetes.io/pod-name";
+constexpr const char* kPodIndexLabel = "apps.kubernetes.io/pod-index";
+constexpr const char* kRevisionLabel = "controller-revision-hash";
+
+uint32_t fnv32a(std::string_view s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+//! k8s.io/apimachinery's SafeEncodeString: each character mapped into an alphabet without vowels.
+std::string safe_encode(const std::string& s) {
+  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+  std::string out;
+  for (unsigned char c : s) out += kAlphabet[c % kAlphabet.size()];
+  return out;
+}
+
+std::optional<int> ordinal_of(const std::string& pod_name, const std::string& sts_name) {
+  if (pod_name.size() <= sts_name.size() + 1 || pod_name.compare(0, sts_name.size(), sts_name) != 0 ||
+      pod_name[sts_name.size()] != '-')
+    return std::nullopt;
+  int v = 0;
+  for (size_t i = sts_name.size() + 1; i < pod_name.size(); ++i) {
+    const char c = pod_name[i];
+    if (c < '0' || c > '9' || v > 100'000'000) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (std::to_string(v) != pod_name.substr(sts_name.size() + 1)) return std::nullopt;  // no leading zeros
+  return v;
+}
+
+bool terminating(const Object& pod) { return pod.meta.deletion_timestamp.has_value(); }
+bool finished(const Object& pod) {
+  const std::string phase = pod.str("/status/phase");
+  return phase == "Failed" || phase == "Succeeded";
+}
+bool running_and_ready(const Object& pod) {
+  return pod.str("/status/phase") == "Running" && condition_is_true(pod.at("/status/conditions"), "Ready");
+}
+bool healthy(const Object& pod) { return running_and_ready(pod) && !terminating(pod); }
+std::string revision_of_pod(const Object& pod) {
+  const std::string* r = pod.meta.label(kRevisionLabel);
+  return r ? *r : std::string();
+}
+
+}  // namespace
+
+std::string StatefulSetController::revision_of(const Object& sts) {
+  return sts.meta.name + "-" + safe_encode(std::to_string(fnv32a(sts.at("/spec/template").dump())));
+}
+
+class StatefulSetController::Impl : public Reconciler {
+ public:
+  Impl(Cluster& cluster, Executor& executor, Clock& clock, StatefulSetControllerOptions opts)
+      : cluster_(cluster), opts_(std::move(opts)),
+        controller_(ControllerOptions{"statefulset"}, *this, executor, clock) {}
+  ~Impl() override { stop(); }
+
+  void start() {
+    controller_.watch(cluster_, "StatefulSet", opts_.namespace_, Controller::map_to_self());
+    auto alive = alive_;
+    pod_watch_ = cluster_.watch("Pod", opts_.namespace_, [this, alive](const WatchEvent& ev) {
+      if (alive->load()) on_pod(ev);
+    });
+  }
+
+  void stop() {
+    alive_->store(false);
+    if (pod_watch_) pod_watch_->stop();
+    controller_.stop();
+  }
+
+  ReconcileResult reconcile(const Request& req, std::optional<ReconcileError>& error) override {
+    auto got = cluster_.get("StatefulSet", req.namespace_, req.name);
+    if (got.is(ErrorCode::kNotFound)) return ReconcileResult::done();  // pods go with the garbage collector
+    if (!got.ok()) {
+      error = ReconcileError{got.error().message, false};
+      return ReconcileResult::done();
+    }
+    const ObjectPtr sts = got.value();
+    if (sts->meta.deletion_timestamp) return ReconcileResult::done();
+
+    std::map<int, ObjectPtr> pods;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = pods_.find(req); it != pods_.end())
+        for (const auto& [ord, pod] : it->second) {
+          const OwnerReference* ref = pod->meta.controller_ref();
+          if (ref && ref->uid == sts->meta.uid) pods.emplace(ord, pod);  // skip pods of an older namesake
+        }
+    }
+
+    std::string failure;
+    act(*sts, pods, failure);
+    if (!failure.empty()) error = ReconcileError{failure, false};
+    Status s = write_status(*sts, pods);
+    if (!s.ok() && !s.is(ErrorCode::kNotFound)) {
+      if (s.is(ErrorCode::kConflict)) return ReconcileResult{0, true};
+      error = ReconcileError{s.error().message, false};
+    }
+    return ReconcileResult::done();
+  }
+
+ private:
+  void on_pod(const WatchEvent& ev) {
+    const Object& pod = *ev.object;
+    const Request key{pod.meta.namespace_, pod.meta.name};
+    std::vector<Request> wake;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto o = owner_of_.find(key); o != owner_of_.end()) {
+        auto p = pods_.find(o->second.first);
+        if (p != pods_.end()) {
+          p->second.erase(o->second.second);
+          if (p->second.empty()) pods_.erase(p);
+        }
+        wake.push_back(o->second.first);
+        owner_of_.erase(o);
+      }
+      const OwnerReference* ref = pod.meta.controller_ref();
+      if (ev.type != WatchEventType::kDeleted && ref && ref->kind == "StatefulSet") {
+        if (auto ord = ordinal_of(pod.meta.name, ref->name)) {
+          const Request owner{pod.meta.namespace_, ref->name};
+          pods_[owner][*ord] = ev.object;
+          owner_of_[key] = {owner, *ord};
+          if (wake.empty() || wake.back() != owner) wake.push_back(owner);
+        }
+      }
+    }
+    for (const auto& r : wake) controller_.enqueue(r);
+  }
+
+  Object new_pod(const Object& sts, int ordinal, const std::string& revision) const {
+    Object pod;
+    pod.api_version = "v1";
+    pod.kind = "Pod";
+    pod.meta.namespace_ = sts.meta.namespace_;
+    pod.meta.name = sts.meta.name + "-" + std::to_string(ordinal);
+    const json& tmeta = sts.at("/spec/template/metadata");
+    if (tmeta.is_object()) {
+      ObjectMeta m = meta_from_json(tmeta);
+      pod.meta.labels = m.labels;
+      pod.meta.annotations = m.annotations;
+    }
+    pod.meta.labels[kPodNameLabel] = pod.meta.name;
+    pod.meta.labels[kPodIndexLabel] = std::to_string(ordinal);
+    pod.meta.labels[kRevisionLabel] = revision;
+    pod.meta.owner_references.push_back(owner_reference_to(sts, true));
+    if (pod.meta.owner_references.back().api_version.empty()) pod.meta.owner_references.back().api_version = "apps/v1";
+    json spec = sts.at("/spec/template/spec");
+    if (!spec.is_object()) spec = json::object();
+    spec["hostname"] = pod.meta.name;
+    if (const std::string svc = sts.str("/spec/serviceName"); !svc.empty()) spec["subdomain"] = svc;
+    if (!spec.contains("restartPolicy")) spec["restartPolicy"] = "Always";
+    pod.body["spec"] = std::move(spec);
+    return pod;
+  }
+
+  bool create_pod(const Object& sts, int ordinal, const std::string& revision, std::string& failure) {
+    Object pod;
+    try {
+      pod = new_pod(sts, ordinal, revision);
+    } catch (const std::exception& e) {
+      failure = "invalid pod template: " + std::string(e.what());
+      return false;
+    }
+    auto r = cluster_.create(std::move(pod));
+    if (r.ok() || r.is(ErrorCode::kAlreadyExists)) return true;  // exists: our index is behind
+    failure = r.error().message;
+    return false;
+  }
+
+  void delete_pod(const Object& pod, std::string& failure) {
+    DeleteOptions opts;
+    opts.precondition_uid = pod.meta.uid;
+    Status s = cluster_.remove("Pod", pod.meta.namespace_, pod.meta.name, opts);
+    if (!s.ok() && !s.is(ErrorCode::kNotFound) && !s.is(ErrorCode::kConflict)) failure = s.error().message;
+  }
+
+  //! One pass of the StatefulSet control loop; returns early where the controller must wait.
+  void act(const Object& sts, const std::map<int, ObjectPtr>& pods, std::string& failure) {
+    const int replicas = static_cast<int>(std::max<int64_t>(0, sts.num("/spec/replicas", 1)));
+    const bool parallel = sts.str("/spec/podManagementPolicy") == "Parallel";
+    const std::string strategy = sts.str("/spec/updateStrategy/type", "RollingUpdate");
+    const int partition = static_cast<int>(sts.num("/spec/updateStrategy/rollingUpdate/partition", 0));
+    const std::string update_revision = revision_of(sts);
+
+    std::vector<ObjectPtr> slots(static_cast<size_t>(replicas));
+    std::vector<ObjectPtr> condemned;
+    for (const auto& [ord, pod] : pods) {
+      if (ord < replicas) slots[static_cast<size_t>(ord)] = pod;
+      else condemned.push_back(pod);
+    }
+    std::reverse(condemned.begin(), condemned.end());  // highest ordinal first
+
+    for (int i = 0; i < replicas; ++i) {
+      ObjectPtr pod = slots[static_cast<size_t>(i)];
+      if (pod && finished(*pod) && !terminating(*pod)) {
+        delete_pod(*pod, failure);  // a finished pod has no grace period: gone at once unless finalized
+        if (!parallel) return;
+        continue;
+      }
+      if (!pod) {
+        if (!create_pod(sts, i, update_revision, failure) || !parallel) return;
+        continue;
+      }
+      if (!parallel && (terminating(*pod) || !running_and_ready(*pod))) return;
+    }
+
+    for (const auto& pod : condemned) {
+      if (terminating(*pod)) {
+        if (!parallel) return;
+        continue;
+      }
+      delete_pod(*pod, failure);
+      if (!parallel) return;
+    }
+
+    if (strategy != "RollingUpdate") return;  // OnDelete: users delete pods themselves
+    for (int target = replicas - 1; target >= std::max(partition, 0); --target) {
+      const ObjectPtr& pod = slots[static_cast<size_t>(target)];
+      if (!pod) return;  // being created
+      if (revision_of_pod(*pod) != update_revision && !terminating(*pod)) {
+        delete_pod(*pod, failure);
+        return;
+      }
+      if (!healthy(*pod)) return;  // wait for the replacement to be Running and Ready
+    }
+  }
+
+  Status write_status(const Object& sts, const std::map<int, ObjectPtr>& pods) {
+    const int64_t want = std::max<int64_t>(0, sts.num("/spec/replicas", 1));
+    const std::string update_revision = revision_of(sts);
+    std::string current_revision = sts.str("/status/currentRevision");
+    if (current_revision.empty()) current_revision = update_revision;
+    int64_t replicas = 0, ready = 0, current = 0, updated = 0;
+    for (const auto& [ord, pod] : pods) {
+      ++replicas;
+      if (running_and_ready(*pod)) ++ready;
+      if (terminating(*pod)) continue;
+      const std::string rev = revision_of_pod(*pod);
+      if (rev == current_revision) ++current;
+      if (rev == update_revision) ++updated;
+    }
+    // A finished rolling update makes the update revision current.
+    if (sts.str("/spec/updateStrategy/type", "RollingUpdate") == "RollingUpdate" && updated == replicas &&
+        ready == replicas && replicas == want) {
+      current_revision = update_revision;
+      current = updated;
+    }
+    json status = sts.at("/status").is_object() ? sts.at("/status") : json::object();
+    json next = status;
+    next["observedGeneration"] = sts.meta.generation;
+    next["replicas"] = replicas;
+    next["readyReplicas"] = ready;
+    next["availableReplicas"] = ready;
+    next["currentReplicas"] = current;
+    next["updatedReplicas"] = updated;
+    next["currentRevision"] = current_revision;
+    next["updateRevision"] = update_revision;
+    if (!next.contains("collisionCount")) next["collisionCount"] = 0;
+    if (next == status) return {};
+    Object out = sts;
+    out.body["status"] = std::move(next);
+    auto r = cluster_.update_status(std::move(out));
+    if (!r.ok()) return r.error();
+    return {};
+  }
+
+  Cluster& cluster_;
+  StatefulSetControllerOptions opts_;
+  std::mutex mu_;
+  std::map<Request, std::map<int, ObjectPtr>> pods_;             // StatefulSet -> ordinal -> pod
+  std::map<Request, std::pair<Request, int>> owner_of_;           // pod -> (StatefulSet, ordinal)
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+  std::unique_ptr<WatchSubscription> pod_watch_;
+  Controller controller_;  // last: destroyed first
+};
+
+StatefulSetController::StatefulSetController(Cluster& cluster, Executor& executor, Clock& clock,
+                                             StatefulSetControllerOptions opts)
+    : impl_(std::make_unique<Impl>(cluster, executor, clock, std::move(opts))) {}
+StatefulSetController::~StatefulSetController() = default;
+void StatefulSetController::start() { impl_->start(); }
+void StatefulSetController::stop() { impl_->stop(); }
+
+}  // namespace ktwin::cluster_model

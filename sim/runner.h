@@ -1,0 +1,43 @@
+// Runs a scenario in the simulated cluster: wires the operator core (workspace controller, the
+// gpu-provisioner role) and the simulated world (API server, scheduler, kubelets, device plugin,
+// StatefulSet/Job/GC controllers, cloud) onto one discrete-event kernel, applies the scenario's
+// manifests and timeline, and checks its expectations.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "sim/event_log.h"
+#include "sim/scenario.h"
+
+namespace ktwin::sim {
+
+struct RunOptions {
+  std::optional<uint64_t> seed;  //!< overrides the scenario's seed
+  bool record_k8s_events = true; //!< create core/v1 Event objects as controllers do
+};
+
+struct ExpectationResult {
+  std::string text;
+  bool passed = false;
+  std::string detail;  //!< what was observed
+};
+
+struct RunOutcome {
+  std::string scenario;
+  uint64_t seed = 0;
+  Duration sim_end = 0;
+  std::vector<LogEntry> log;
+  std::string events_jsonl;
+  std::string fingerprint;
+  std::vector<ExpectationResult> expectations;
+  bool passed = true;
+  std::string tables;         //!< final kubectl-style tables
+  json summary;               //!< the --summary-json document
+  uint64_t kernel_events = 0;
+};
+
+RunOutcome run_scenario(const Scenario& scenario, const catalog::Catalog& catalog, const RunOptions& options = {});
+
+}  // namespace ktwin::sim

@@ -1,0 +1,153 @@
+// `ktwin` as a user runs it: exit codes, messages naming file:line:column, nothing written on bad
+// input, byte-identical output files across runs.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CmdResult {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+CmdResult ktwin(const std::string& args) {
+  std::string cmd = std::string(KTWIN_BINARY) + " " + args + " 2>&1";
+  CmdResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ktwin-cli-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  static std::string read(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+  fs::path dir_;
+};
+
+const std::string kSource = KTWIN_SOURCE_DIR;
+
+TEST_F(CliTest, QuickstartRunsAndWritesSummaryAndEvents) {
+  const std::string summary = (dir_ / "s.json").string(), events = (dir_ / "e.jsonl").string();
+  CmdResult r = ktwin("run " + kSource + "/scenarios/quickstart-phi3.yaml --summary-json " + summary + " --events " + events);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("WORKSPACESUCCEEDED"), std::string::npos);
+  EXPECT_NE(r.output.find("PASSED"), std::string::npos);
+  const std::string s = read(summary);
+  for (const char* key : {"\"scenario\"", "\"seed\"", "\"fingerprint\"", "\"sim_end_s\"", "\"workspaces\"",
+                          "\"target_node_count\"", "\"ready_at_s\"", "\"conditions\"", "\"nodeclaims_created\"",
+                          "\"nodes\"", "\"instance_type\"", "\"expectations\"", "\"passed\""})
+    EXPECT_NE(s.find(key), std::string::npos) << key;
+  const std::string first = read(events);
+  EXPECT_NE(first.find("\"t_s\""), std::string::npos);
+  ASSERT_EQ(ktwin("run " + kSource + "/scenarios/quickstart-phi3.yaml --quiet --events " + events).code, 0);
+  EXPECT_EQ(first, read(events));
+}
+
+TEST_F(CliTest, CheckDeterminismPasses) {
+  CmdResult r = ktwin("run " + kSource + "/scenarios/quickstart-phi3.yaml --quiet --check-determinism");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("identical"), std::string::npos);
+}
+
+TEST_F(CliTest, FailedExpectationExitsOne) {
+  const std::string ws = write("ws.yaml", read(kSource + "/scenarios/workspaces/phi-3-mini.yaml"));
+  const std::string sc = write("sc.yaml",
+                               "name: too-fast\nduration: 30m\nworkspaces:\n  - file: ws.yaml\n"
+                               "expect:\n  - {workspace: workspace-phi-3-mini, ready_within: 2m}\n");
+  (void)ws;
+  CmdResult r = ktwin("run " + sc + " --quiet");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("FAIL"), std::string::npos);
+}
+
+struct BadInput {
+  const char* name;
+  const char* scenario;
+  const char* where;    // expected "file:line:column" suffix, after the file name
+  const char* message;  // expected substring
+};
+
+class BadScenario : public CliTest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(BadScenario, ExitsTwoNamingFileLineAndWritesNothing) {
+  const BadInput& c = GetParam();
+  write("ws.yaml", read(kSource + "/scenarios/workspaces/phi-3-mini.yaml"));
+  const std::string sc = write("bad.yaml", c.scenario);
+  const fs::path summary = dir_ / "out" / "s.json";
+  CmdResult r = ktwin("run " + sc + " --summary-json " + summary.string() + " --events " + (dir_ / "e.jsonl").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find(std::string("bad.yaml") + c.where), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(c.message), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(summary));
+  EXPECT_FALSE(fs::exists(dir_ / "e.jsonl"));
+}
+
+const BadInput kBadInputs[] = {
+    {"yaml_syntax", "name: x\nduration: [30m\n", ":3:", "YAML syntax error"},
+    {"unknown_key", "name: x\nduraton: 30m\nworkspaces: []\n", ":2:1:", "did you mean \"duration\""},
+    {"bad_duration", "name: x\nduration: 15\n", ":2:11:", "duration"},
+    {"wrong_type", "name: x\nduration: 30m\nseed: abc\n", ":3:7:", "seed"},
+    {"missing_file", "name: x\nduration: 30m\nworkspaces:\n  - file: nope.yaml\n", ":4:", "nope.yaml"},
+};
+
+INSTANTIATE_TEST_SUITE_P(Cli, BadScenario, ::testing::ValuesIn(kBadInputs),
+                         [](const ::testing::TestParamInfo<BadInput>& i) { return std::string(i.param.name); });
+
+TEST_F(CliTest, MissingScenarioFileExitsTwo) {
+  CmdResult r = ktwin("run " + (dir_ / "absent.yaml").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("absent.yaml"), std::string::npos);
+}
+
+TEST_F(CliTest, UnknownPresetInManifestIsAnAdmissionRejectionNotACrash) {
+  write("ws.yaml",
+        "apiVersion: kaito.sh/v1beta1\nkind: Workspace\nmetadata: {name: w}\n"
+        "resource: {instanceType: Standard_NC6s_v3, labelSelector: {matchLabels: {a: b}}}\n"
+        "inference: {preset: {name: no-such-model}}\n");
+  const std::string sc = write("sc.yaml", "name: x\nduration: 5m\nworkspaces:\n  - file: ws.yaml\n"
+                                          "expect:\n  - {workspace: w, never_ready: true}\n");
+  CmdResult r = ktwin("run " + sc);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("rejected"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no-such-model"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, EveryCommandHasHelp) {
+  for (const char* cmd : {"run", "validate", "estimate", "presets", "skus"}) {
+    CmdResult r = ktwin(std::string(cmd) + " --help");
+    EXPECT_EQ(r.code, 0) << cmd << ": " << r.output;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << cmd;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,105 @@
+// Every shipped scenario: its expectations pass, two runs give byte-identical event logs, and the log
+// equals the golden file beside the scenario (NAME.events.jsonl). Set KTWIN_UPDATE_GOLDEN=1 to
+// rewrite the goldens after an intended change, then review the diff.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "catalog/catalog.h"
+#include "sim/runner.h"
+
+namespace ktwin {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> shipped_scenarios() {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(fs::path(KTWIN_SOURCE_DIR) / "scenarios"))
+    if (e.is_regular_file() && e.path().extension() == ".yaml") out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// First differing line, for a readable failure.
+std::string first_difference(const std::string& want, const std::string& got) {
+  std::istringstream a(want), b(got);
+  std::string la, lb;
+  for (int line = 1;; ++line) {
+    const bool ha = static_cast<bool>(std::getline(a, la));
+    const bool hb = static_cast<bool>(std::getline(b, lb));
+    if (!ha && !hb) return "";
+    if (!ha || !hb || la != lb)
+      return "line " + std::to_string(line) + "\n  golden: " + (ha ? la : "<end>") + "\n  run:    " + (hb ? lb : "<end>");
+  }
+}
+
+class ShippedScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ShippedScenario, PassesIsDeterministicAndMatchesGolden) {
+  const std::string path = GetParam();
+  const sim::Scenario sc = sim::load_scenario(path);
+  const auto& cat = catalog::default_catalog();
+  const sim::RunOutcome first = sim::run_scenario(sc, cat);
+  for (const auto& e : first.expectations) EXPECT_TRUE(e.passed) << e.text << ": " << e.detail;
+  const sim::RunOutcome second = sim::run_scenario(sc, cat);
+  EXPECT_EQ(first.fingerprint, second.fingerprint) << first_difference(first.events_jsonl, second.events_jsonl);
+
+  fs::path golden = fs::path(path).replace_extension(".events.jsonl");
+  const char* update = std::getenv("KTWIN_UPDATE_GOLDEN");
+  if (update && std::string(update) == "1") {
+    std::ofstream(golden, std::ios::binary) << first.events_jsonl;
+    GTEST_SKIP() << "golden rewritten: " << golden;
+  }
+  ASSERT_TRUE(fs::exists(golden)) << "missing golden " << golden << " (run with KTWIN_UPDATE_GOLDEN=1)";
+  const std::string want = read(golden);
+  EXPECT_TRUE(want == first.events_jsonl) << "event log differs from " << golden << " at "
+                                          << first_difference(want, first.events_jsonl);
+}
+
+std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = fs::path(info.param).stem().string();
+  for (char& c : n)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario, ::testing::ValuesIn(shipped_scenarios()), test_name);
+
+TEST(Quickstart, ReadyBetweenSixAndTwentyMinutesWithOneNodeClaim) {
+  const sim::Scenario sc = sim::load_scenario(std::string(KTWIN_SOURCE_DIR) + "/scenarios/quickstart-phi3.yaml");
+  const auto out = sim::run_scenario(sc, catalog::default_catalog());
+  ASSERT_EQ(out.summary["workspaces"].size(), 1u);
+  const json& ws = out.summary["workspaces"][0];
+  ASSERT_TRUE(ws["ready_at_s"].is_number());
+  EXPECT_GE(ws["ready_at_s"].get<double>(), 6 * 60);
+  EXPECT_LE(ws["ready_at_s"].get<double>(), 20 * 60);
+  EXPECT_EQ(ws["nodeclaims_created"], 1);
+  EXPECT_EQ(ws["target_node_count"], 1);
+  EXPECT_EQ(ws["state"], "Ready");
+  for (const char* c : {"ResourceReady", "InferenceReady", "WorkspaceSucceeded", "NodeClaimReady", "NodesReady"})
+    EXPECT_EQ(ws["conditions"][c]["status"], "True") << c;
+  EXPECT_NE(out.tables.find("WORKSPACESUCCEEDED"), std::string::npos);
+}
+
+TEST(Quickstart, DifferentSeedsGiveDifferentTimelines) {
+  const sim::Scenario sc = sim::load_scenario(std::string(KTWIN_SOURCE_DIR) + "/scenarios/quickstart-phi3.yaml");
+  sim::RunOptions a, b;
+  a.seed = 1;
+  b.seed = 2;
+  EXPECT_NE(sim::run_scenario(sc, catalog::default_catalog(), a).fingerprint,
+            sim::run_scenario(sc, catalog::default_catalog(), b).fingerprint);
+}
+
+}  // namespace
+}  // namespace ktwin
