@@ -53,6 +53,7 @@ class JobController::Impl : public Reconciler {
   ~Impl() override { stop(); }
 
   void start() {
+    if (pod_watch_) return;
     controller_.watch(cluster_, "Job", opts_.namespace_, Controller::map_to_self());
     auto alive = alive_;
     pod_watch_ = cluster_.watch("Pod", opts_.namespace_, [this, alive](const WatchEvent& ev) {

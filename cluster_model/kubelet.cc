@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <regex>
 
 #include "core/k8s/conditions.h"
 
@@ -19,10 +18,19 @@ std::string command_line(const json& container) {
   return out;
 }
 
+// The value of "--flag=value" or "--flag value" in a shell command line ("" when absent).
 std::string flag_value(const std::string& cmd, const std::string& flag) {
-  const std::regex re("--" + flag + "[= ]([^ ;]+)");
-  std::smatch m;
-  return std::regex_search(cmd, m, re) ? m[1].str() : std::string();
+  const std::string needle = "--" + flag;
+  for (size_t pos = cmd.find(needle); pos != std::string::npos; pos = cmd.find(needle, pos + 1)) {
+    const size_t end = pos + needle.size();
+    if (pos > 0 && cmd[pos - 1] != ' ') continue;
+    if (end >= cmd.size() || (cmd[end] != '=' && cmd[end] != ' ')) continue;
+    const size_t start = end + 1;
+    size_t stop = start;
+    while (stop < cmd.size() && cmd[stop] != ' ' && cmd[stop] != ';') ++stop;
+    if (stop > start) return cmd.substr(start, stop - start);
+  }
+  return std::string();
 }
 
 int int_flag(const std::string& cmd, const std::string& flag, int fallback) {

@@ -214,6 +214,7 @@ class Scheduler::Impl : public Reconciler {
   ~Impl() override { stop(); }
 
   void start() {
+    if (node_watch_) return;
     auto alive = alive_;
     node_watch_ = cluster_.watch("Node", "", [this, alive](const WatchEvent& ev) {
       if (alive->load()) on_node(ev);

@@ -73,6 +73,16 @@ class GpuProvisioner : public NodeProvisioner {
  public:
   explicit GpuProvisioner(const ProvisionerDeps& d) : d_(d) {}
 
+  const std::vector<ObjectPtr>& claims_of(const ProvisionContext& ctx) {
+    if (!ctx.nodeclaims) ctx.nodeclaims = claims_of(ctx.ws);
+    return *ctx.nodeclaims;
+  }
+
+  const std::vector<ObjectPtr>& nodes_of(const ProvisionContext& ctx) {
+    if (!ctx.owned_nodes) ctx.owned_nodes = workspace_nodes(d_.cluster, ctx.ws, true);
+    return *ctx.owned_nodes;
+  }
+
   std::vector<ObjectPtr> claims_of(const Object& ws) {
     ListOptions opts;
     LabelSelector sel;
@@ -82,9 +92,9 @@ class GpuProvisioner : public NodeProvisioner {
     return r ? std::move(r.value()) : std::vector<ObjectPtr>{};
   }
 
-  int byo_ready(const Object& ws) {
+  int byo_ready(const ProvisionContext& ctx) {
     int n = 0;
-    for (const auto& node : workspace_nodes(d_.cluster, ws, true))
+    for (const auto& node : nodes_of(ctx))
       if (node_is_ready(*node) && !node->meta.label(kLabelNodePool)) ++n;
     return n;
   }
@@ -97,11 +107,12 @@ class GpuProvisioner : public NodeProvisioner {
   }
 
   Status provision_nodes(const ProvisionContext& ctx) override {
-    const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx.ws));
-    const int existing = static_cast<int>(claims_of(ctx.ws).size());
+    const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx));
+    const int existing = static_cast<int>(claims_of(ctx).size());
     const int to_create = std::max(0, needed - existing);
     if (to_create == 0) return {};
     const std::string key = workspace_key(ctx.ws);
+    ctx.nodeclaims.reset();  // about to create some
     d_.expectations.expect(key, to_create, d_.clock.now());
     for (int i = 0; i < to_create; ++i) {
       Result<ObjectPtr> created = make_error(ErrorCode::kAlreadyExists, "");
@@ -122,15 +133,15 @@ class GpuProvisioner : public NodeProvisioner {
   }
 
   Result<NodesReadiness> ensure_nodes_ready(const ProvisionContext& ctx) override {
-    const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx.ws));
-    auto claims = claims_of(ctx.ws);
+    const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx));
+    const auto& claims = claims_of(ctx);
     int ready_claims = 0;
     for (const auto& c : claims) ready_claims += claim_ready(*c) ? 1 : 0;
     if (ready_claims < needed) return NodesReadiness{false, false};  // NodeClaim events wake us
 
     const std::string& sku = ctx.spec.resource.instance_type;
     int ready_nodes = 0;
-    for (const auto& node : workspace_nodes(d_.cluster, ctx.ws, true)) {
+    for (const auto& node : nodes_of(ctx)) {
       const std::string* it = node->meta.label(kLabelInstanceType);
       if (node_is_ready(*node) && it && *it == sku) ++ready_nodes;
     }
@@ -149,6 +160,7 @@ class GpuProvisioner : public NodeProvisioner {
         if (!acc || *acc != "nvidia") {
           auto patched = d_.cluster.patch("Node", "", node_name, {{"metadata", {{"labels", {{"accelerator", "nvidia"}}}}}});
           if (!patched) return patched.error();
+          ctx.owned_nodes.reset();
         }
         if (gpu_capacity(**node) <= 0) return NodesReadiness{false, true};
       }
@@ -172,7 +184,7 @@ class GpuProvisioner : public NodeProvisioner {
 
   std::vector<Condition> collect_conditions(const ProvisionContext& ctx, std::vector<std::string>& worker_nodes) override {
     const int64_t gen = ctx.ws.meta.generation;
-    const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx.ws));
+    const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx));
     auto claims = claims_of(ctx.ws);
     int ready_claims = 0;
     for (const auto& c : claims) ready_claims += claim_ready(*c) ? 1 : 0;
@@ -206,7 +218,7 @@ class GpuProvisioner : public NodeProvisioner {
     const std::string& sku = ctx.spec.resource.instance_type;
     int ready_nodes = 0;
     std::string pressure;
-    auto nodes = workspace_nodes(d_.cluster, ctx.ws, true);
+    const auto& nodes = nodes_of(ctx);
     worker_nodes.clear();
     bool plugins_ready = true;
     for (const auto& node : nodes) {

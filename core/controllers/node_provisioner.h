@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ struct ProvisionContext {
   const kaito::WorkspaceSpec& spec;
   int target_nodes = 0;
   double disk_gib = 0;
+  //! Lists memoized for one reconcile; the provisioner drops them after its own writes.
+  mutable std::optional<std::vector<ObjectPtr>> owned_nodes;
+  mutable std::optional<std::vector<ObjectPtr>> nodeclaims;
 };
 
 class NodeProvisioner {

@@ -86,23 +86,25 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
     if (!got.is(ErrorCode::kNotFound)) error = ReconcileError{got.error().to_string(), false};
     return {};
   }
-  Object nc = *got.value();
-  if (!managed_by_kaito(nc)) return {};  // not ours: gpu-provisioner only handles KAITO NodeClaims
-  if (nc.meta.deletion_timestamp) return finalize(nc, error);
+  ObjectPtr snapshot = got.value();
+  if (!managed_by_kaito(*snapshot)) return {};  // not ours: gpu-provisioner only handles KAITO NodeClaims
+  if (snapshot->meta.deletion_timestamp) return finalize(*snapshot, error);
 
-  if (!nc.meta.has_finalizer(kTerminationFinalizer)) {
-    json finalizers = nc.meta.finalizers;
+  if (!snapshot->meta.has_finalizer(kTerminationFinalizer)) {
+    json finalizers = snapshot->meta.finalizers;
     finalizers.push_back(kTerminationFinalizer);
-    auto r = cluster_.patch("NodeClaim", "", nc.meta.name, {{"metadata", {{"finalizers", finalizers}}}});
+    auto r = cluster_.patch("NodeClaim", "", snapshot->meta.name, {{"metadata", {{"finalizers", finalizers}}}});
     if (!r) {
       error = ReconcileError{r.error().to_string(), false};
       return {};
     }
-    nc = *r.value();
+    snapshot = r.value();
   }
+  const Object& nc = *snapshot;
 
   const Time now = clock_.now();
-  const json before = nc.at("/status").is_object() ? nc.at("/status") : json::object();
+  static const json kEmpty = json::object();
+  const json& before = nc.at("/status").is_object() ? nc.at("/status") : kEmpty;
   json status = before;
   json& conds = status["conditions"];
   if (!conds.is_array()) conds = json::array();
@@ -162,11 +164,15 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
         requeue_at(config_.poll_interval);
       }
     }
-    if (!condition_is_true(conds, "Launched") && now - nc.meta.creation_timestamp >= config_.launch_timeout) {
-      delete_claim = true;
-      delete_reason = "launch timed out after " + format_duration(config_.launch_timeout);
-    } else if (!condition_is_true(conds, "Launched")) {
-      requeue_at(nc.meta.creation_timestamp + config_.launch_timeout - now);
+    // Liveness: a launch that keeps failing (Launched=False) for 5 minutes gives up; a create still in
+    // progress (Launched=Unknown) is waited for, as gpu-provisioner blocks on the operation.
+    if (condition_status(conds, "Launched") == "False") {
+      if (now - nc.meta.creation_timestamp >= config_.launch_timeout) {
+        delete_claim = true;
+        delete_reason = "launch failed for " + format_duration(config_.launch_timeout);
+      } else {
+        requeue_at(nc.meta.creation_timestamp + config_.launch_timeout - now);
+      }
     }
   }
 
@@ -229,8 +235,9 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
   else set("Ready", "Unknown", "AwaitingReconciliation", "object is awaiting reconciliation");
 
   if (status != before) {
-    nc.body["status"] = status;
-    auto r = cluster_.update_status(nc);
+    Object updated = nc;  // copy only when there is something to write
+    updated.body["status"] = std::move(status);
+    auto r = cluster_.update_status(std::move(updated));
     if (!r && !r.is(ErrorCode::kNotFound)) error = ReconcileError{r.error().to_string(), false};
   }
   if (delete_claim) {

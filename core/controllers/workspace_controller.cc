@@ -92,18 +92,18 @@ ReconcileResult WorkspaceReconciler::reconcile(const Request& req, std::optional
     error = ReconcileError{got.error().to_string(), false};
     return {};
   }
-  Object ws = *got.value();
+  ObjectPtr ws = got.value();  // a snapshot; helpers replace it with what they wrote
 
   Outcome out;
-  if (ws.meta.deletion_timestamp) {
-    out = reconcile_deletion(ws);
+  if (ws->meta.deletion_timestamp) {
+    out = reconcile_deletion(*ws);
     error = out.error;
     return out.result;
   }
 
   WorkspaceSpec spec;
   try {
-    spec = parse_workspace_spec(ws);
+    spec = parse_workspace_spec(*ws);
   } catch (const FieldError& e) {
     // Admission should have caught this; nothing the controller can do until the user fixes it.
     error = ReconcileError{std::string("invalid workspace ") + e.pointer() + ": " + e.what(), true};
@@ -116,7 +116,7 @@ ReconcileResult WorkspaceReconciler::reconcile(const Request& req, std::optional
   if (Status s = ensure_finalizer(ws); !s) fail(s.error());
   else if (Status s2 = sync_controller_revision(ws); !s2) fail(s2.error());
   else if (Status s3 = ensure_target_node_count(ws, spec); !s3) fail(s3.error());
-  else out = add_or_update(ws, spec);
+  else out = add_or_update(*ws, spec);
 
   if (Status s = sync_status(req, out.error); !s && !out.error) out.error = ReconcileError{s.error().to_string(), false};
   error = out.error;
@@ -157,25 +157,36 @@ WorkspaceReconciler::Outcome WorkspaceReconciler::reconcile_deletion(const Objec
     }
   }
   expectations_.forget(workspace_key(ws));
+  std::lock_guard<std::mutex> lock(hash_mu_);
+  synced_revisions_.erase(ws.meta.uid);
   return out;
 }
 
-Status WorkspaceReconciler::ensure_finalizer(Object& ws) {
-  if (ws.meta.has_finalizer(kFinalizer)) return {};
-  json finalizers = ws.meta.finalizers;
+Status WorkspaceReconciler::ensure_finalizer(ObjectPtr& ws) {
+  if (ws->meta.has_finalizer(kFinalizer)) return {};
+  json finalizers = ws->meta.finalizers;
   finalizers.push_back(kFinalizer);
-  auto r = cluster_.patch("Workspace", ws.meta.namespace_, ws.meta.name, {{"metadata", {{"finalizers", finalizers}}}});
+  auto r = cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name, {{"metadata", {{"finalizers", finalizers}}}});
   if (!r) return r.error();
-  ws = *r.value();
+  ws = r.value();
   return {};
 }
 
-Status WorkspaceReconciler::sync_controller_revision(Object& ws) {
-  const std::string hash = workspace_spec_hash(ws);
-  const std::string name = ws.meta.name + "-" + hash.substr(0, 5);
+Status WorkspaceReconciler::sync_controller_revision(ObjectPtr& ws) {
+  // The hash only changes with the generation; skip the revision bookkeeping when both match.
+  {
+    std::lock_guard<std::mutex> lock(hash_mu_);
+    auto cached = synced_revisions_.find(ws->meta.uid);
+    const std::string* annotated = ws->meta.annotation(kAnnotationHash);
+    if (cached != synced_revisions_.end() && cached->second.first == ws->meta.generation && annotated &&
+        *annotated == cached->second.second)
+      return {};
+  }
+  const std::string hash = workspace_spec_hash(*ws);
+  const std::string name = ws->meta.name + "-" + hash.substr(0, 5);
   ListOptions opts;
-  opts.namespace_ = ws.meta.namespace_;
-  opts.selector = LabelSelector{{{kLabelRevisionWorkspaceName, ws.meta.name}}, {}};
+  opts.namespace_ = ws->meta.namespace_;
+  opts.selector = LabelSelector{{{kLabelRevisionWorkspaceName, ws->meta.name}}, {}};
   auto revs = cluster_.list("ControllerRevision", opts);
   if (!revs) return revs.error();
   int64_t max_rev = 0;
@@ -183,7 +194,7 @@ Status WorkspaceReconciler::sync_controller_revision(Object& ws) {
   std::vector<ObjectPtr> history;
   for (const auto& r : revs.value()) {
     const OwnerReference* owner = r->meta.controller_ref();
-    if (!owner || owner->uid != ws.meta.uid) continue;  // a previous workspace of the same name
+    if (!owner || owner->uid != ws->meta.uid) continue;  // a previous workspace of the same name
     history.push_back(r);
     max_rev = std::max(max_rev, r->num("/revision"));
     if (r->meta.name == name) {
@@ -194,51 +205,54 @@ Status WorkspaceReconciler::sync_controller_revision(Object& ws) {
   }
   if (revision == 0) {
     revision = max_rev + 1;
-    auto created = cluster_.create(build_controller_revision(ws, hash, revision));
+    auto created = cluster_.create(build_controller_revision(*ws, hash, revision));
     if (!created && !created.is(ErrorCode::kAlreadyExists)) return created.error();
     if (static_cast<int>(history.size()) + 1 > config_.revision_history_limit) {
       std::sort(history.begin(), history.end(),
                 [](const ObjectPtr& a, const ObjectPtr& b) { return a->num("/revision") < b->num("/revision"); });
       const size_t excess = history.size() + 1 - static_cast<size_t>(config_.revision_history_limit);
       for (size_t i = 0; i < excess; ++i)
-        (void)cluster_.remove("ControllerRevision", ws.meta.namespace_, history[i]->meta.name);
+        (void)cluster_.remove("ControllerRevision", ws->meta.namespace_, history[i]->meta.name);
     }
   }
   const std::string rev = std::to_string(revision);
-  const std::string* cur_hash = ws.meta.annotation(kAnnotationHash);
-  const std::string* cur_rev = ws.meta.annotation(kAnnotationRevision);
-  if (cur_hash && *cur_hash == hash && cur_rev && *cur_rev == rev) return {};
-  auto r = cluster_.patch("Workspace", ws.meta.namespace_, ws.meta.name,
-                          {{"metadata", {{"annotations", {{kAnnotationHash, hash}, {kAnnotationRevision, rev}}}}}});
-  if (!r) return r.error();
-  ws = *r.value();
+  const std::string* cur_hash = ws->meta.annotation(kAnnotationHash);
+  const std::string* cur_rev = ws->meta.annotation(kAnnotationRevision);
+  if (!(cur_hash && *cur_hash == hash && cur_rev && *cur_rev == rev)) {
+    auto r = cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name,
+                            {{"metadata", {{"annotations", {{kAnnotationHash, hash}, {kAnnotationRevision, rev}}}}}});
+    if (!r) return r.error();
+    ws = r.value();
+  }
+  std::lock_guard<std::mutex> lock(hash_mu_);
+  synced_revisions_[ws->meta.uid] = {ws->meta.generation, hash};
   return {};
 }
 
-Status WorkspaceReconciler::ensure_target_node_count(Object& ws, const WorkspaceSpec& spec) {
-  if (target_node_count(ws) > 0) return {};  // frozen once set
+Status WorkspaceReconciler::ensure_target_node_count(ObjectPtr& ws, const WorkspaceSpec& spec) {
+  if (target_node_count(*ws) > 0) return {};  // frozen once set
   int target = 1;
   if (spec.tuning) {
     target = 1;
-  } else if (spec.inference && spec.inference->preset && runtime_of(ws) == "vllm") {
+  } else if (spec.inference && spec.inference->preset && runtime_of(*ws) == "vllm") {
     const ModelPreset* preset = preset_of(spec);
     if (!preset) return make_error(ErrorCode::kInvalid, "unsupported preset " + spec.inference->preset->name);
-    auto gpu = gpu_config_for(ws, spec);
+    auto gpu = gpu_config_for(*ws, spec);
     if (!gpu) {
       return make_error(ErrorCode::kInvalid, config_.nap()
                                                  ? "GPU config not found for instance type " + spec.resource.instance_type
                                                  : "no ready node with nvidia.com/gpu labels matches the label selector");
     }
-    auto len = user_max_model_len(ws, spec);
+    auto len = user_max_model_len(*ws, spec);
     auto est = estimate_nodes(*preset, *gpu, len ? static_cast<int>(*len) : 0);
     if (!est) return est.error();
     target = est->nodes;
   } else {
     target = spec.resource.count.value_or(1);
   }
-  auto r = cluster_.patch("Workspace", ws.meta.namespace_, ws.meta.name, {{"status", {{"targetNodeCount", target}}}}, true);
+  auto r = cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name, {{"status", {{"targetNodeCount", target}}}}, true);
   if (!r) return r.error();
-  ws = *r.value();
+  ws = r.value();
   return {};
 }
 
@@ -247,7 +261,7 @@ WorkspaceReconciler::Outcome WorkspaceReconciler::add_or_update(const Object& ws
   const std::string key = workspace_key(ws);
   if (config_.nap() && !expectations_.satisfied(key, clock_.now())) return out;  // NodeClaim events re-enqueue
 
-  ProvisionContext ctx{ws, spec, target_node_count(ws), disk_gib(spec)};
+  ProvisionContext ctx{ws, spec, target_node_count(ws), disk_gib(spec), {}, {}};
   if (Status s = provisioner_->provision_nodes(ctx); !s) {
     out.error = ReconcileError{s.error().to_string(), false};
     return out;
@@ -297,18 +311,18 @@ Status WorkspaceReconciler::apply_inference(const Object& ws, const WorkspaceSpe
   in.replicas = std::max(1, target_node_count(ws));
   in.runtime = runtime_of(ws);
   in.revision = revision_of(ws);
+  auto existing = cluster_.get("StatefulSet", ws.meta.namespace_, ws.meta.name);
+  if (existing && (!in.preset || revision_of(*existing.value()) == in.revision))
+    return {};  // up to date; template workloads are never updated
+  if (!existing && !existing.is(ErrorCode::kNotFound)) return existing.error();
   in.user_max_model_len = user_max_model_len(ws, spec);
   Object desired = build_inference_statefulset(ws, spec, config_, in);
-
-  auto existing = cluster_.get("StatefulSet", ws.meta.namespace_, ws.meta.name);
   if (!existing) {
-    if (!existing.is(ErrorCode::kNotFound)) return existing.error();
     auto created = cluster_.create(std::move(desired));
     if (!created && !created.is(ErrorCode::kAlreadyExists)) return created.error();
     return {};
   }
   const Object& cur = *existing.value();
-  if (!in.preset || revision_of(cur) == in.revision) return {};  // template workloads are never updated
   // A new revision (adapters or config changed): update env, mounts, init containers and volumes
   // only; the StatefulSet's rolling update replaces the pods.
   Object updated = cur;
@@ -392,7 +406,8 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto got = cluster_.get("Workspace", req.namespace_, req.name);
     if (!got) return got.is(ErrorCode::kNotFound) ? Status{} : Status{got.error()};
-    Object ws = *got.value();
+    const ObjectPtr snapshot = got.value();
+    const Object& ws = *snapshot;
     if (ws.meta.deletion_timestamp) return {};
     WorkspaceSpec spec;
     try {
@@ -400,7 +415,7 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
     } catch (const FieldError&) {
       return {};
     }
-    const json before = ws.body.contains("status") ? ws.body["status"] : json::object();
+    const json& before = ws.at("/status");
     json status = before.is_object() ? before : json::object();
     json& conds = status["conditions"];
     if (!conds.is_array()) conds = json::array();
@@ -414,7 +429,7 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
     };
 
     const int target = target_node_count(ws);
-    ProvisionContext ctx{ws, spec, target, disk_gib(spec)};
+    ProvisionContext ctx{ws, spec, target, disk_gib(spec), {}, {}};
     std::vector<std::string> workers;
     bool resource_ready = false;
     if (target > 0) {
@@ -495,8 +510,9 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
     status["state"] = state;
 
     if (status == before) return {};
-    ws.body["status"] = std::move(status);
-    auto r = cluster_.update_status(ws);
+    Object updated = ws;  // copy only when there is something to write
+    updated.body["status"] = std::move(status);
+    auto r = cluster_.update_status(std::move(updated));
     if (r) return {};
     if (!r.is(ErrorCode::kConflict)) return r.error();
   }

@@ -2,7 +2,9 @@
 // targetNodeCount, nodes through the node provisioner, Service + StatefulSet (or tuning Job), and
 // the status engine recomputed from the world on every reconcile.
 #pragma once
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "core/controllers/node_provisioner.h"
 #include "core/controllers/operator_config.h"
@@ -27,9 +29,9 @@ class WorkspaceReconciler : public Reconciler {
   };
 
   Outcome reconcile_deletion(const Object& ws);
-  Status ensure_finalizer(Object& ws);
-  Status sync_controller_revision(Object& ws);
-  Status ensure_target_node_count(Object& ws, const kaito::WorkspaceSpec& spec);
+  Status ensure_finalizer(ObjectPtr& ws);
+  Status sync_controller_revision(ObjectPtr& ws);
+  Status ensure_target_node_count(ObjectPtr& ws, const kaito::WorkspaceSpec& spec);
   Outcome add_or_update(const Object& ws, const kaito::WorkspaceSpec& spec);
   Status ensure_services(const Object& ws, bool vllm);
   Status apply_inference(const Object& ws, const kaito::WorkspaceSpec& spec);
@@ -49,6 +51,8 @@ class WorkspaceReconciler : public Reconciler {
   EventRecorder& events_;
   OperatorConfig config_;
   CreationExpectations expectations_;
+  std::mutex hash_mu_;
+  std::map<std::string, std::pair<int64_t, std::string>> synced_revisions_;  //!< uid -> (generation, hash)
   std::unique_ptr<NodeProvisioner> provisioner_;
 };
 

@@ -19,12 +19,32 @@ std::optional<Condition> find_condition(const json& conditions, std::string_view
   return std::nullopt;
 }
 
+namespace {
+// Hot path of every readiness check: no copies, no timestamp parsing.
+const json* condition_entry(const json& conditions, std::string_view type) {
+  if (!conditions.is_array()) return nullptr;
+  for (const auto& c : conditions) {
+    if (!c.is_object()) continue;
+    auto t = c.find("type");
+    if (t != c.end() && t->is_string() && t->get_ref<const std::string&>() == type) return &c;
+  }
+  return nullptr;
+}
+}  // namespace
+
 std::string condition_status(const json& conditions, std::string_view type) {
-  auto c = find_condition(conditions, type);
-  return c ? c->status : std::string();
+  const json* c = condition_entry(conditions, type);
+  if (!c) return {};
+  auto s = c->find("status");
+  return s != c->end() && s->is_string() ? s->get<std::string>() : std::string();
 }
 
-bool condition_is_true(const json& conditions, std::string_view type) { return condition_status(conditions, type) == "True"; }
+bool condition_is_true(const json& conditions, std::string_view type) {
+  const json* c = condition_entry(conditions, type);
+  if (!c) return false;
+  auto s = c->find("status");
+  return s != c->end() && s->is_string() && s->get_ref<const std::string&>() == "True";
+}
 
 bool set_condition(json& conditions, const Condition& c, Time now) {
   if (!conditions.is_array()) conditions = json::array();

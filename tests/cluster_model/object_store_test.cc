@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <mutex>
+#include <thread>
+
 #include "core/k8s/conditions.h"
 #include "tests/cluster_model/test_support.h"
 
@@ -484,6 +488,63 @@ TEST_F(ObjectStoreTest, AdmissionRejectsCreateAndUpdate) {
   ws.body["status"] = {{"x", 1}};
   EXPECT_TRUE(store_.update_status(ws).ok());
   EXPECT_EQ(calls, 3);  // create, create, update
+}
+
+//! A thread-safe executor whose tasks the test runs at the end (writers run on real threads).
+class LockedQueue : public Executor, public Clock {
+ public:
+  Time now() const override { return kSimEpoch; }
+  void post(std::function<void()> task) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    tasks_.push_back(std::move(task));
+  }
+  void post_after(Duration, std::function<void()> task) override { post(std::move(task)); }
+  void drain() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::function<void()>> tasks_;
+};
+
+TEST(ObjectStoreThreadsTest, OptimisticConcurrencyFromManyThreads) {
+  LockedQueue q;
+  ObjectStore store(q, q);
+  ASSERT_TRUE(store.create(make_object("ConfigMap", "default", "counter", {{"data", {{"n", "0"}}}})).ok());
+  std::vector<std::string> seen;
+  auto sub = store.watch("ConfigMap", "default", [&](const WatchEvent& ev) {
+    seen.push_back(ev.object->str("/data/n"));
+  });
+  constexpr int kThreads = 4, kIncrements = 200;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kIncrements;) {
+        Object cm = **store.get("ConfigMap", "default", "counter");
+        cm.body["data"]["n"] = std::to_string(std::stoi(cm.str("/data/n")) + 1);
+        auto r = store.update(cm);
+        if (r.ok()) ++i;
+        else if (r.is(ErrorCode::kConflict)) ++conflicts;
+        else FAIL() << r.error().to_string();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  q.drain();
+  EXPECT_EQ((*store.get("ConfigMap", "default", "counter"))->str("/data/n"), std::to_string(kThreads * kIncrements));
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kThreads * kIncrements + 1));
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], std::to_string(i));  // every write, in order
 }
 
 }  // namespace
