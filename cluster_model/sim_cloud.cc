@@ -38,7 +38,7 @@ Result<Instance> SimCloud::create(const InstanceSpec& spec) {
     const int used = machines_in_use(spec.instance_type);
     if (used >= q->second) {
       ++stats_.quota_rejections;
-      sink_("Machine", spec.name, "create rejected: quota exceeded");
+      if (quota_rejected_.insert(spec.name).second) sink_("Machine", spec.name, "create rejected: quota exceeded");
       return make_error(ErrorCode::kQuotaExceeded,
                         "Operation could not be completed as it results in exceeding approved quota for " +
                             spec.instance_type + " in region " + config_.region + ": limit " +

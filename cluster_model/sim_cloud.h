@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,7 @@ class SimCloud : public CloudProvider {
   std::map<std::string, Vm, std::less<>> vms_;
   std::map<std::string, int> quota_;
   std::map<std::string, Time> outages_;
+  std::set<std::string> quota_rejected_;  //!< machines whose rejection was logged once
   uint64_t next_vm_id_ = 0;
   SimCloudStats stats_;
 };

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cluster_model/device_plugin.h"
+#include "cluster_model/fault_injection.h"
 #include "cluster_model/gc_controller.h"
 #include "cluster_model/job_controller.h"
 #include "cluster_model/kubelet.h"
@@ -155,15 +156,20 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
   device_plugin.start();
   kubelet.start();
 
-  // The operator core, exactly as live mode runs it.
-  EventRecorder events(store, clock, "kaito-twin");
+  // The operator core, exactly as live mode runs it (optionally behind injected API faults).
+  cluster_model::FaultyCluster faulty(store, cluster_model::FaultOptions{options.operator_conflict_rate,
+                                                                          options.operator_unavailable_rate, out.seed});
+  Cluster& api = (options.operator_conflict_rate > 0 || options.operator_unavailable_rate > 0)
+                     ? static_cast<Cluster&>(faulty)
+                     : static_cast<Cluster&>(store);
+  EventRecorder events(api, clock, "kaito-twin");
   events.set_enabled(options.record_k8s_events);
-  WorkspaceReconciler ws_reconciler(store, clock, cat.presets, cat.skus, events, op);
+  WorkspaceReconciler ws_reconciler(api, clock, cat.presets, cat.skus, events, op);
   Controller ws_controller(ControllerOptions{"workspace", op.max_concurrent_reconciles}, ws_reconciler, exec, clock);
   ws_reconciler.setup_watches(ws_controller);
   NodeClaimLifecycleConfig nc_cfg;
   nc_cfg.cloud = cloud;
-  NodeClaimReconciler nc_reconciler(store, clock, sim_cloud, cat.skus, events, nc_cfg);
+  NodeClaimReconciler nc_reconciler(api, clock, sim_cloud, cat.skus, events, nc_cfg);
   Controller nc_controller(ControllerOptions{"nodeclaim", 10}, nc_reconciler, exec, clock);
   if (op.nap()) {
     nc_reconciler.setup_watches(nc_controller);
@@ -406,7 +412,11 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
                 {"quota_rejections", cs.quota_rejections},
                 {"capacity_failures", cs.capacity_failures},
                 {"machines_deleted", cs.deleted}};
-  s["reconciles"] = {{"workspace", ws_controller.stats().reconciles}, {"nodeclaim", nc_controller.stats().reconciles}};
+  s["reconciles"] = {{"workspace", ws_controller.stats().reconciles}, {"nodeclaim", nc_controller.stats().reconciles},
+                     {"errors", ws_controller.stats().errors + nc_controller.stats().errors}};
+  if (&api == &faulty)
+    s["injected_faults"] = {{"calls", faulty.stats().calls}, {"conflicts", faulty.stats().conflicts},
+                            {"unavailable", faulty.stats().unavailable}};
   out.summary = std::move(s);
 
   // Stop everything that could post work before the kernel and store go away.

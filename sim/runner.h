@@ -16,6 +16,9 @@ namespace ktwin::sim {
 struct RunOptions {
   std::optional<uint64_t> seed;  //!< overrides the scenario's seed
   bool record_k8s_events = true; //!< create core/v1 Event objects as controllers do
+  //! Faults injected between the operator core and the API server (the world's actors are spared).
+  double operator_conflict_rate = 0;
+  double operator_unavailable_rate = 0;
 };
 
 struct ExpectationResult {

@@ -38,7 +38,7 @@ bool node_is_ready(const Object& node) {
   return !node.meta.deletion_timestamp && condition_is_true(node.at("/status/conditions"), "Ready");
 }
 
-std::vector<ObjectPtr> workspace_nodes(Cluster& cluster, const Object& ws, bool with_ownership_labels) {
+Result<std::vector<ObjectPtr>> workspace_nodes(Cluster& cluster, const Object& ws, bool with_ownership_labels) {
   LabelSelector sel;
   sel.match_labels = kaito::sanitized_match_labels(ws.at("/resource/labelSelector"));
   if (with_ownership_labels) {
@@ -47,8 +47,7 @@ std::vector<ObjectPtr> workspace_nodes(Cluster& cluster, const Object& ws, bool 
   }
   ListOptions opts;
   opts.selector = sel;
-  auto nodes = cluster.list("Node", opts);
-  return nodes ? std::move(nodes.value()) : std::vector<ObjectPtr>{};
+  return cluster.list("Node", opts);
 }
 
 namespace {
@@ -73,28 +72,32 @@ class GpuProvisioner : public NodeProvisioner {
  public:
   explicit GpuProvisioner(const ProvisionerDeps& d) : d_(d) {}
 
-  const std::vector<ObjectPtr>& claims_of(const ProvisionContext& ctx) {
-    if (!ctx.nodeclaims) ctx.nodeclaims = claims_of(ctx.ws);
-    return *ctx.nodeclaims;
+  // A failed list is an error, never "nothing there": treating it as empty would create duplicates.
+  Status load(const ProvisionContext& ctx) {
+    if (!ctx.nodeclaims) {
+      auto r = claims_of(ctx.ws);
+      if (!r) return r.error();
+      ctx.nodeclaims = std::move(r.value());
+    }
+    if (!ctx.owned_nodes) {
+      auto r = workspace_nodes(d_.cluster, ctx.ws, true);
+      if (!r) return r.error();
+      ctx.owned_nodes = std::move(r.value());
+    }
+    return {};
   }
 
-  const std::vector<ObjectPtr>& nodes_of(const ProvisionContext& ctx) {
-    if (!ctx.owned_nodes) ctx.owned_nodes = workspace_nodes(d_.cluster, ctx.ws, true);
-    return *ctx.owned_nodes;
-  }
-
-  std::vector<ObjectPtr> claims_of(const Object& ws) {
+  Result<std::vector<ObjectPtr>> claims_of(const Object& ws) {
     ListOptions opts;
     LabelSelector sel;
     sel.match_labels = {{kaito::kLabelWorkspace, ws.meta.name}, {kaito::kLabelWorkspaceNamespace, ws.meta.namespace_}};
     opts.selector = sel;
-    auto r = d_.cluster.list("NodeClaim", opts);
-    return r ? std::move(r.value()) : std::vector<ObjectPtr>{};
+    return d_.cluster.list("NodeClaim", opts);
   }
 
-  int byo_ready(const ProvisionContext& ctx) {
+  static int byo_ready(const ProvisionContext& ctx) {
     int n = 0;
-    for (const auto& node : nodes_of(ctx))
+    for (const auto& node : *ctx.owned_nodes)
       if (node_is_ready(*node) && !node->meta.label(kLabelNodePool)) ++n;
     return n;
   }
@@ -107,8 +110,9 @@ class GpuProvisioner : public NodeProvisioner {
   }
 
   Status provision_nodes(const ProvisionContext& ctx) override {
+    if (Status s = load(ctx); !s) return s;
     const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx));
-    const int existing = static_cast<int>(claims_of(ctx).size());
+    const int existing = static_cast<int>(ctx.nodeclaims->size());
     const int to_create = std::max(0, needed - existing);
     if (to_create == 0) return {};
     const std::string key = workspace_key(ctx.ws);
@@ -133,15 +137,16 @@ class GpuProvisioner : public NodeProvisioner {
   }
 
   Result<NodesReadiness> ensure_nodes_ready(const ProvisionContext& ctx) override {
+    if (Status s = load(ctx); !s) return s.error();
     const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx));
-    const auto& claims = claims_of(ctx);
+    const auto& claims = *ctx.nodeclaims;
     int ready_claims = 0;
     for (const auto& c : claims) ready_claims += claim_ready(*c) ? 1 : 0;
     if (ready_claims < needed) return NodesReadiness{false, false};  // NodeClaim events wake us
 
     const std::string& sku = ctx.spec.resource.instance_type;
     int ready_nodes = 0;
-    for (const auto& node : nodes_of(ctx)) {
+    for (const auto& node : *ctx.owned_nodes) {
       const std::string* it = node->meta.label(kLabelInstanceType);
       if (node_is_ready(*node) && it && *it == sku) ++ready_nodes;
     }
@@ -169,7 +174,9 @@ class GpuProvisioner : public NodeProvisioner {
   }
 
   Status delete_nodes(const Object& ws) override {
-    for (const auto& c : claims_of(ws)) {
+    auto claims = claims_of(ws);
+    if (!claims) return claims.error();
+    for (const auto& c : claims.value()) {
       if (c->meta.deletion_timestamp) continue;
       Status s = d_.cluster.remove("NodeClaim", "", c->meta.name);
       if (!s && !s.is(ErrorCode::kNotFound)) return s;
@@ -182,10 +189,12 @@ class GpuProvisioner : public NodeProvisioner {
     return {kaito::kCondNodeClaimReady, kaito::kCondNodesReady, kaito::kCondResourceReady};
   }
 
-  std::vector<Condition> collect_conditions(const ProvisionContext& ctx, std::vector<std::string>& worker_nodes) override {
+  Result<std::vector<Condition>> collect_conditions(const ProvisionContext& ctx,
+                                                    std::vector<std::string>& worker_nodes) override {
+    if (Status s = load(ctx); !s) return s.error();
     const int64_t gen = ctx.ws.meta.generation;
     const int needed = std::max(0, ctx.target_nodes - byo_ready(ctx));
-    auto claims = claims_of(ctx.ws);
+    const auto& claims = *ctx.nodeclaims;
     int ready_claims = 0;
     for (const auto& c : claims) ready_claims += claim_ready(*c) ? 1 : 0;
 
@@ -218,7 +227,7 @@ class GpuProvisioner : public NodeProvisioner {
     const std::string& sku = ctx.spec.resource.instance_type;
     int ready_nodes = 0;
     std::string pressure;
-    const auto& nodes = nodes_of(ctx);
+    const auto& nodes = *ctx.owned_nodes;
     worker_nodes.clear();
     bool plugins_ready = true;
     for (const auto& node : nodes) {
@@ -255,7 +264,7 @@ class GpuProvisioner : public NodeProvisioner {
       rr.reason = specific ? failing.reason : "workspaceResourceStatusNotReady";
       rr.message = failing.message;
     }
-    return {nc, nr, rr};
+    return std::vector<Condition>{nc, nr, rr};
   }
 
  private:
@@ -267,9 +276,11 @@ class ByoProvisioner : public NodeProvisioner {
  public:
   explicit ByoProvisioner(const ProvisionerDeps& d) : d_(d) {}
 
-  int ready_nodes(const Object& ws, std::vector<std::string>* names) {
+  Result<int> ready_nodes(const Object& ws, std::vector<std::string>* names) {
+    auto nodes = workspace_nodes(d_.cluster, ws, false);
+    if (!nodes) return nodes.error();
     int n = 0;
-    for (const auto& node : workspace_nodes(d_.cluster, ws, false)) {
+    for (const auto& node : nodes.value()) {
       if (names) names->push_back(node->meta.name);
       if (node_is_ready(*node)) ++n;
     }
@@ -279,7 +290,9 @@ class ByoProvisioner : public NodeProvisioner {
   Status provision_nodes(const ProvisionContext&) override { return {}; }
 
   Result<NodesReadiness> ensure_nodes_ready(const ProvisionContext& ctx) override {
-    return NodesReadiness{ready_nodes(ctx.ws, nullptr) >= ctx.target_nodes, true};
+    auto ready = ready_nodes(ctx.ws, nullptr);
+    if (!ready) return ready.error();
+    return NodesReadiness{*ready >= ctx.target_nodes, true};
   }
 
   Status delete_nodes(const Object&) override { return {}; }
@@ -288,17 +301,20 @@ class ByoProvisioner : public NodeProvisioner {
     return {kaito::kCondNodesReady, kaito::kCondResourceReady};
   }
 
-  std::vector<Condition> collect_conditions(const ProvisionContext& ctx, std::vector<std::string>& worker_nodes) override {
+  Result<std::vector<Condition>> collect_conditions(const ProvisionContext& ctx,
+                                                    std::vector<std::string>& worker_nodes) override {
     worker_nodes.clear();
-    const int ready = ready_nodes(ctx.ws, &worker_nodes);
+    auto ready_or = ready_nodes(ctx.ws, &worker_nodes);
+    if (!ready_or) return ready_or.error();
+    const int ready = *ready_or;
     std::sort(worker_nodes.begin(), worker_nodes.end());
     const int64_t gen = ctx.ws.meta.generation;
     const std::string counts =
         "(TargetNodes: " + str_of(ctx.target_nodes) + ", CurrentReadyNodes: " + str_of(ready) + ")";
     if (ready >= ctx.target_nodes)
-      return {Condition{kaito::kCondNodesReady, "True", "NodesReady", "Enough nodes are ready " + counts, gen, 0},
+      return std::vector<Condition>{Condition{kaito::kCondNodesReady, "True", "NodesReady", "Enough nodes are ready " + counts, gen, 0},
               Condition{kaito::kCondResourceReady, "True", "workspaceResourceStatusSuccess", "workspace resource is ready", gen, 0}};
-    return {Condition{kaito::kCondNodesReady, "False", "NodeNotReady", "Ready nodes are not enough " + counts, gen, 0},
+    return std::vector<Condition>{Condition{kaito::kCondNodesReady, "False", "NodeNotReady", "Ready nodes are not enough " + counts, gen, 0},
             Condition{kaito::kCondResourceReady, "False", "workspaceResourceStatusNotReady",
                       "Ready nodes are not enough " + counts, gen, 0}};
   }

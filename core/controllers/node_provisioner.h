@@ -61,7 +61,8 @@ class NodeProvisioner {
   virtual Result<NodesReadiness> ensure_nodes_ready(const ProvisionContext& ctx) = 0;
   virtual Status delete_nodes(const Object& ws) = 0;
   //! Conditions this provisioner owns (NodeClaimReady, NodesReady, ResourceReady) and workerNodes.
-  virtual std::vector<Condition> collect_conditions(const ProvisionContext& ctx, std::vector<std::string>& worker_nodes) = 0;
+  virtual Result<std::vector<Condition>> collect_conditions(const ProvisionContext& ctx,
+                                                            std::vector<std::string>& worker_nodes) = 0;
   //! Condition types this provisioner writes; others of the family are removed from status.
   virtual std::vector<std::string> condition_types() const = 0;
 };
@@ -78,7 +79,7 @@ struct ProvisionerDeps {
 std::unique_ptr<NodeProvisioner> make_node_provisioner(const ProvisionerDeps& deps);
 
 //! Nodes that carry the workspace's sanitized matchLabels (+ ownership labels with NAP).
-std::vector<ObjectPtr> workspace_nodes(Cluster& cluster, const Object& ws, bool with_ownership_labels);
+Result<std::vector<ObjectPtr>> workspace_nodes(Cluster& cluster, const Object& ws, bool with_ownership_labels);
 bool node_is_ready(const Object& node);
 //! Key used for expectations: "namespace/name".
 std::string workspace_key(const Object& ws);

@@ -138,12 +138,15 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
           set("Launched", "False", e.reason.empty() ? error_code_name(e.code) : e.reason, e.message);
           events_.warning(nc, "LaunchFailed", e.message);
         } else {
+          // A create in progress clears an earlier failure, so liveness does not kill it.
+          set("Launched", "Unknown", "Launching", "creating agent pool " + spec.name);
           events_.normal(nc, "Launching", "creating agent pool " + spec.name + " (" + spec.instance_type + ")");
         }
         requeue_at(config_.poll_interval);
       } else if (!inst) {
         error = ReconcileError{inst.error().to_string(), false};
       } else if (inst->state == InstanceState::kCreating) {
+        set("Launched", "Unknown", "Launching", "creating agent pool " + spec.name);
         requeue_at(config_.poll_interval);
       } else if (inst->state == InstanceState::kFailed) {
         set("Launched", "False", inst->error_reason.empty() ? "LaunchFailed" : inst->error_reason, inst->error_message);
@@ -182,9 +185,14 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
     const std::string provider_id = status.value("providerID", "");
     ListOptions opts;
     opts.selector = LabelSelector{{{kLabelAgentPool, nc.meta.name}}, {}};
-    if (auto nodes = cluster_.list("Node", opts))
-      for (const auto& n : nodes.value())
-        if (n->str("/spec/providerID") == provider_id && !n->meta.deletion_timestamp) node = n;
+    auto nodes = cluster_.list("Node", opts);
+    if (!nodes) {
+      // Unknown is not absent: deciding "node gone" here would delete a healthy NodeClaim.
+      error = ReconcileError{nodes.error().to_string(), false};
+      return {};
+    }
+    for (const auto& n : nodes.value())
+      if (n->str("/spec/providerID") == provider_id && !n->meta.deletion_timestamp) node = n;
     if (!node) {
       const Time launched = condition_time(conds, "Launched");
       if (condition_is_true(conds, "Registered")) {
@@ -254,9 +262,13 @@ ReconcileResult NodeClaimReconciler::finalize(const Object& nc, std::optional<Re
   // The node goes first (Karpenter's termination drains and deletes it), then the machine.
   ListOptions opts;
   opts.selector = LabelSelector{{{kLabelAgentPool, nc.meta.name}}, {}};
-  if (auto nodes = cluster_.list("Node", opts))
-    for (const auto& n : nodes.value())
-      if (!n->meta.deletion_timestamp) (void)cluster_.remove("Node", "", n->meta.name);
+  auto nodes = cluster_.list("Node", opts);
+  if (!nodes) {
+    error = ReconcileError{nodes.error().to_string(), false};
+    return {};
+  }
+  for (const auto& n : nodes.value())
+    if (!n->meta.deletion_timestamp) (void)cluster_.remove("Node", "", n->meta.name);
   auto inst = cloud_.get(nc.meta.name);
   if (inst) {
     if (inst->state != InstanceState::kDeleting) {

@@ -64,7 +64,9 @@ std::optional<GpuConfig> WorkspaceReconciler::gpu_config_for(const Object& ws, c
     return std::nullopt;
   }
   // BYO: the GPU config of the first ready node matching the selector.
-  for (const auto& node : workspace_nodes(cluster_, ws, false))
+  auto nodes = workspace_nodes(cluster_, ws, false);
+  if (!nodes) return std::nullopt;  // surfaces as an error and a retry
+  for (const auto& node : nodes.value())
     if (node_is_ready(*node))
       if (auto gpu = gpu_config_from_node_labels(node->meta.labels)) return gpu;
   return std::nullopt;
@@ -433,7 +435,9 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
     std::vector<std::string> workers;
     bool resource_ready = false;
     if (target > 0) {
-      for (auto& c : provisioner_->collect_conditions(ctx, workers)) {
+      auto provisioner_conditions = provisioner_->collect_conditions(ctx, workers);
+      if (!provisioner_conditions) return provisioner_conditions.error();  // never write a status from half a view
+      for (auto& c : provisioner_conditions.value()) {
         if (c.type == kCondResourceReady) resource_ready = c.status == "True";
         set(c);
       }
@@ -446,6 +450,7 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
     std::string state;
     if (spec.tuning) {
       auto job = cluster_.get("Job", ws.meta.namespace_, ws.meta.name);
+      if (!job && !job.is(ErrorCode::kNotFound)) return job.error();
       int64_t failed = 0, succeeded = 0, active = 0, ready = 0;
       if (job) {
         failed = (*job)->num("/status/failed");
@@ -473,6 +478,7 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
       }
     } else {
       auto sts = cluster_.get("StatefulSet", ws.meta.namespace_, ws.meta.name);
+      if (!sts && !sts.is(ErrorCode::kNotFound)) return sts.error();
       int64_t replicas = 0, ready = 0;
       if (sts) {
         replicas = (*sts)->num("/spec/replicas", 1);
@@ -488,7 +494,9 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
         ListOptions opts;
         opts.namespace_ = ws.meta.namespace_;
         opts.selector = LabelSelector{{{kLabelWorkspace, ws.meta.name}}, {}};
-        if (auto pods = cluster_.list("Pod", opts)) {
+        auto pods = cluster_.list("Pod", opts);
+        if (!pods) return pods.error();
+        {
           for (const auto& pod : pods.value()) {
             std::string msg;
             std::string reason = classify_pod_failure(*pod, msg);
