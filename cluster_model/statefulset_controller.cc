@@ -197,13 +197,21 @@ class StatefulSetController::Impl : public Reconciler {
     if (!s.ok() && !s.is(ErrorCode::kNotFound) && !s.is(ErrorCode::kConflict)) failure = s.error().message;
   }
 
+  //! revision_of() hashes the whole pod template; it only changes with the generation.
+  std::string cached_revision(const Object& sts) {
+    std::lock_guard<std::mutex> lock(revision_mu_);
+    auto& entry = revisions_[sts.meta.uid];
+    if (entry.second.empty() || entry.first != sts.meta.generation) entry = {sts.meta.generation, revision_of(sts)};
+    return entry.second;
+  }
+
   //! One pass of the StatefulSet control loop; returns early where the controller must wait.
   void act(const Object& sts, const std::map<int, ObjectPtr>& pods, std::string& failure) {
     const int replicas = static_cast<int>(std::max<int64_t>(0, sts.num("/spec/replicas", 1)));
     const bool parallel = sts.str("/spec/podManagementPolicy") == "Parallel";
     const std::string strategy = sts.str("/spec/updateStrategy/type", "RollingUpdate");
     const int partition = static_cast<int>(sts.num("/spec/updateStrategy/rollingUpdate/partition", 0));
-    const std::string update_revision = revision_of(sts);
+    const std::string update_revision = cached_revision(sts);
 
     std::vector<ObjectPtr> slots(static_cast<size_t>(replicas));
     std::vector<ObjectPtr> condemned;
@@ -250,7 +258,7 @@ class StatefulSetController::Impl : public Reconciler {
 
   Status write_status(const Object& sts, const std::map<int, ObjectPtr>& pods) {
     const int64_t want = std::max<int64_t>(0, sts.num("/spec/replicas", 1));
-    const std::string update_revision = revision_of(sts);
+    const std::string update_revision = cached_revision(sts);
     std::string current_revision = sts.str("/status/currentRevision");
     if (current_revision.empty()) current_revision = update_revision;
     int64_t replicas = 0, ready = 0, current = 0, updated = 0;
@@ -292,6 +300,8 @@ class StatefulSetController::Impl : public Reconciler {
   std::mutex mu_;
   std::map<Request, std::map<int, ObjectPtr>> pods_;             // StatefulSet -> ordinal -> pod
   std::map<Request, std::pair<Request, int>> owner_of_;           // pod -> (StatefulSet, ordinal)
+  std::mutex revision_mu_;
+  std::map<std::string, std::pair<int64_t, std::string>> revisions_;  // uid -> (generation, revision)
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   std::unique_ptr<WatchSubscription> pod_watch_;
   Controller controller_;  // last: destroyed first

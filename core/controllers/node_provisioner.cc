@@ -104,8 +104,8 @@ class GpuProvisioner : public NodeProvisioner {
 
   static bool claim_ready(const Object& nc) {
     if (nc.meta.deletion_timestamp) return false;
-    const json& conds = nc.at("/status/conditions");
-    if (auto c = find_condition(conds, "Ready")) return c->status == "True";
+    const std::string ready = condition_status(nc.at("/status/conditions"), "Ready");
+    if (!ready.empty()) return ready == "True";
     return !nc.str("/status/nodeName").empty();
   }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 
 #include "core/api/workspace.h"
 #include "core/controllers/workspace_manifests.h"
@@ -303,9 +304,15 @@ void NodeClaimReconciler::start_garbage_collection(Executor& executor) {
 void NodeClaimReconciler::collect_garbage() {
   auto instances = cloud_.list();
   if (!instances) return;
+  auto claims = cluster_.list("NodeClaim");
+  if (!claims) return;  // without the full picture nothing may be called a leak
+  std::set<std::string> claimed;
+  for (const auto& c : claims.value()) claimed.insert(c->meta.name);
   const Time now = clock_.now();
   for (const auto& inst : instances.value()) {
     if (inst.state == InstanceState::kDeleting || now - inst.created_at < config_.gc_min_age) continue;
+    if (claimed.count(inst.name)) continue;
+    // Re-check one by one: the list may predate a NodeClaim created since.
     auto nc = cluster_.get("NodeClaim", "", inst.name);
     if (nc || !nc.is(ErrorCode::kNotFound)) continue;
     (void)cloud_.remove(inst.name);
