@@ -79,7 +79,7 @@ int run(int argc, char** argv) {
                 static_cast<unsigned long long>(outcome.seed), format_duration(sc.duration).c_str());
     for (const auto& e : outcome.log)
       if (printed_kind(e))
-        std::printf("[%s] %-10s %-45s %s\n", sim::format_sim_time(e.t).c_str(), e.kind.c_str(), e.name.c_str(),
+        std::printf("[%s] %-11s %-45s %s\n", sim::format_sim_time(e.t).c_str(), e.kind.c_str(), e.name.c_str(),
                     e.what.c_str());
     std::printf("\nAt %s:\n\n%s\n", format_duration(outcome.sim_end).c_str(), outcome.tables.c_str());
   }

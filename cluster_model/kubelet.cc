@@ -411,7 +411,7 @@ void Kubelet::start_containers(const std::string& uid, uint64_t epoch) {
         cs["started"] = true;
       }
     });
-    sink_("Pod", who, "ready (server up after " + format_duration(app_time) + ")");
+    sink_("Pod", who, "ready (server up after " + format_duration(app_time / kSecond * kSecond) + ")");
   });
 }
 
