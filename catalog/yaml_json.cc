@@ -12,40 +12,6 @@
 
 namespace ktwin::catalog {
 
-std::string pointer_join(const std::string& base, const std::string& token) {
-  std::string escaped;
-  for (char c : token) {
-    if (c == '~') escaped += "~0";
-    else if (c == '/') escaped += "~1";
-    else escaped += c;
-  }
-  return base + "/" + escaped;
-}
-
-std::string field_path(const std::string& pointer) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < pointer.size()) {
-    size_t next = pointer.find('/', pos + 1);
-    std::string token = pointer.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
-    std::string unescaped;
-    for (size_t i = 0; i < token.size(); ++i) {
-      if (token[i] == '~' && i + 1 < token.size()) {
-        unescaped += token[i + 1] == '1' ? '/' : '~';
-        ++i;
-      } else {
-        unescaped += token[i];
-      }
-    }
-    bool numeric = !unescaped.empty() && std::all_of(unescaped.begin(), unescaped.end(), ::isdigit);
-    if (numeric) out += "[" + unescaped + "]";
-    else out += (out.empty() ? "" : ".") + unescaped;
-    if (next == std::string::npos) break;
-    pos = next;
-  }
-  return out;
-}
-
 SourcePos YamlDocument::position_of(const std::string& pointer) const {
   std::string p = pointer;
   while (true) {

@@ -7,6 +7,7 @@
 
 #include "core/input_error.h"
 #include "core/object.h"
+#include "core/util/json_pointer.h"
 
 namespace ktwin::catalog {
 
@@ -32,11 +33,8 @@ class YamlDocument {
   InputError key_error(const std::string& pointer, const std::string& message) const;
 };
 
-//! "/traffic/0/rate" -> "traffic[0].rate"
-std::string field_path(const std::string& json_pointer);
-//! Appends a token to a JSON pointer, escaping '~' and '/'.
-std::string pointer_join(const std::string& base, const std::string& token);
-inline std::string pointer_join(const std::string& base, size_t index) { return base + "/" + std::to_string(index); }
+using ::ktwin::field_path;
+using ::ktwin::pointer_join;
 
 //! Parses every document in `text`. Plain scalars become bool/null/int/float where YAML 1.2's core
 //! schema says so; quoted scalars stay strings. Throws InputError with the file, line and column of

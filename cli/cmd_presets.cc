@@ -10,29 +10,13 @@
 #include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
 #include "cli/commands.h"
+#include "core/k8s/printers.h"
 
 namespace ktwin::cli {
 namespace {
 
 using Row = std::vector<std::string>;
 
-//! kubectl-style: left-aligned columns separated by three spaces.
-void print_table(const std::vector<Row>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows) {
-    width.resize(std::max(width.size(), r.size()));
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-  }
-}
 
 //! 80 -> "80Gi", 7.1 -> "7.1Gi", 13.44 -> "13.44Gi"
 std::string gib(double v) {
@@ -127,7 +111,7 @@ void print_list(const PresetRegistry& reg) {
                     std::to_string(p->bytes_per_token), runtimes(*p),
                     p->tuning ? "lora,qlora (" + gib(p->tuning_memory_gib) + ")" : "-", notes(*p)});
   }
-  print_table(rows);
+  std::fputs(format_table(rows).c_str(), stdout);
 }
 
 void print_show(const ModelPreset& p) {
@@ -179,7 +163,7 @@ void print_show(const ModelPreset& p) {
   rows.push_back({"Tool-call parser:", or_dash(p.tool_call_parser)});
   rows.push_back({"Reasoning parser:", or_dash(p.reasoning_parser)});
   rows.push_back({"Source:", or_dash(p.source)});
-  print_table(rows);
+  std::fputs(format_table(rows).c_str(), stdout);
 }
 
 int run_presets(int argc, char** argv) {

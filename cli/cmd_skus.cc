@@ -9,29 +9,13 @@
 #include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
 #include "cli/commands.h"
+#include "core/k8s/printers.h"
 
 namespace ktwin::cli {
 namespace {
 
 using Row = std::vector<std::string>;
 
-//! kubectl-style: left-aligned columns separated by three spaces.
-void print_table(const std::vector<Row>& rows) {
-  std::vector<size_t> width;
-  for (const auto& r : rows) {
-    width.resize(std::max(width.size(), r.size()));
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      line += r[i];
-      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 3, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    std::printf("%s\n", line.c_str());
-  }
-}
 
 //! Shortest form with at most `decimals` digits after the point: 80 -> "80", 23.5 -> "23.5".
 std::string num(double v, int decimals) {
@@ -131,7 +115,7 @@ int run_skus(int argc, char** argv) {
       rows.push_back(std::move(row));
     }
   }
-  print_table(rows);
+  std::fputs(format_table(rows).c_str(), stdout);
   return kExitOk;
 }
 

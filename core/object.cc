@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/util/json_pointer.h"
+
 namespace ktwin {
 
 bool ObjectMeta::has_finalizer(std::string_view f) const {
@@ -55,14 +57,7 @@ const json& Object::at(std::string_view pointer) const {
     std::string unescaped;
     std::string_view token = raw;
     if (raw.find('~') != std::string_view::npos) {  // RFC 6901: ~1 is '/', ~0 is '~'
-      for (size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '~' && i + 1 < raw.size()) {
-          unescaped += raw[i + 1] == '1' ? '/' : '~';
-          ++i;
-        } else {
-          unescaped += raw[i];
-        }
-      }
+      unescaped = unescape_pointer_token(raw);
       token = unescaped;
     }
     if (cur->is_object()) {

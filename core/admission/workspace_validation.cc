@@ -2,6 +2,7 @@
 // tuning_config_validation.go), with KAITO's messages. Order and early returns follow KAITO so that the
 // same manifest yields the same first complaint.
 #include "core/admission/workspace_validation.h"
+#include "core/util/json_pointer.h"
 
 #include <arpa/inet.h>
 #include <yaml-cpp/yaml.h>
@@ -49,49 +50,7 @@ std::string trim(std::string_view s) {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-std::string ptr_join(const std::string& base, std::string_view token) {
-  std::string out = base + "/";
-  for (char c : token) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
-  }
-  return out;
-}
-
-std::string ptr_join(const std::string& base, size_t index) { return base + "/" + std::to_string(index); }
-
-//! "/inference/adapters/1/strength" -> "inference.adapters[1].strength"
-std::string field_of(const std::string& pointer) {
-  std::string out;
-  size_t pos = 0;
-  while (pos < pointer.size()) {
-    size_t next = pointer.find('/', pos + 1);
-    std::string token = pointer.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
-    std::string unescaped;
-    for (size_t i = 0; i < token.size(); ++i) {
-      if (token[i] == '~' && i + 1 < token.size()) {
-        unescaped += token[i + 1] == '1' ? '/' : '~';
-        ++i;
-      } else {
-        unescaped += token[i];
-      }
-    }
-    bool numeric = !unescaped.empty() && std::all_of(unescaped.begin(), unescaped.end(), ::isdigit);
-    if (numeric)
-      out += "[" + unescaped + "]";
-    else
-      out += (out.empty() ? "" : ".") + unescaped;
-    if (next == std::string::npos) break;
-    pos = next;
-  }
-  return out;
-}
-
-std::string annotation_pointer(std::string_view key) { return ptr_join("/metadata/annotations", key); }
+std::string annotation_pointer(std::string_view key) { return pointer_join("/metadata/annotations", key); }
 std::string annotation_field(std::string_view key) { return "metadata.annotations[" + std::string(key) + "]"; }
 
 //! GiB as Kubernetes prints a binary quantity: "16Gi", "7.12Gi".
@@ -122,13 +81,13 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 class Review {
  public:
   void reject(const std::string& pointer, const std::string& message) {
-    result_.violations.push_back({field_of(pointer), message, pointer});
+    result_.violations.push_back({field_path(pointer), message, pointer});
   }
   void reject(const std::string& field, const std::string& pointer, const std::string& message) {
     result_.violations.push_back({field, message, pointer});
   }
   void warn(const std::string& pointer, const std::string& message) {
-    result_.warnings.push_back({field_of(pointer), message, pointer});
+    result_.warnings.push_back({field_path(pointer), message, pointer});
   }
   size_t count() const { return result_.violations.size(); }
   AdmissionResult take() { return std::move(result_); }
@@ -197,13 +156,13 @@ void check_data_source(Review& r, const DataSource& src, const std::string& ptr)
   if (!src.urls.empty()) {
     for (size_t i = 0; i < src.urls.size(); ++i) {
       std::string err = data_source_url_error(src.urls[i]);
-      if (!err.empty()) r.reject(ptr_join(ptr_join(ptr, "urls"), i), err);
+      if (!err.empty()) r.reject(pointer_join(pointer_join(ptr, "urls"), i), err);
     }
     ++specified;
   }
   if (!src.image.empty()) {
     std::string err = image_reference_error(src.image);
-    if (!err.empty()) r.reject(ptr_join(ptr, "image"), "Unable to parse input image reference: " + err);
+    if (!err.empty()) r.reject(pointer_join(ptr, "image"), "Unable to parse input image reference: " + err);
     ++specified;
   }
   if (!src.volume_source.is_null()) ++specified;
@@ -214,9 +173,9 @@ void check_data_destination(Review& r, const DataDestination& dst, const std::st
   int specified = 0;
   if (!dst.image.empty()) {
     std::string err = image_reference_error(dst.image);
-    if (!err.empty()) r.reject(ptr_join(ptr, "image"), "Unable to parse output image reference: " + err);
+    if (!err.empty()) r.reject(pointer_join(ptr, "image"), "Unable to parse output image reference: " + err);
     if (dst.image_push_secret.empty())
-      r.reject(ptr_join(ptr, "imagePushSecret"), "Must specify imagePushSecret with destination image");
+      r.reject(pointer_join(ptr, "imagePushSecret"), "Must specify imagePushSecret with destination image");
     ++specified;
   }
   if (!dst.volume_source.is_null()) ++specified;
@@ -229,8 +188,8 @@ void check_adapters(Review& r, const std::vector<Adapter>& adapters, const json&
   std::set<std::string> seen;
   for (size_t i = 0; i < adapters.size(); ++i) {
     const Adapter& a = adapters[i];
-    const std::string ptr = ptr_join(base, i);
-    const std::string sptr = ptr_join(ptr, "source");
+    const std::string ptr = pointer_join(base, i);
+    const std::string sptr = pointer_join(ptr, "source");
     const bool has_source = raw_adapters.is_array() && i < raw_adapters.size() && raw_adapters[i].is_object() &&
                             raw_adapters[i].contains("source") && !raw_adapters[i]["source"].is_null();
     if (!has_source) {
@@ -239,28 +198,28 @@ void check_adapters(Review& r, const std::vector<Adapter>& adapters, const json&
     }
     check_data_source(r, a.source, sptr);
     if (a.source.name.empty()) {
-      r.reject(ptr_join(sptr, "name"), "Name of Adapter field must be specified");
+      r.reject(pointer_join(sptr, "name"), "Name of Adapter field must be specified");
     } else if (auto errs = dns1123_subdomain_errors(a.source.name); !errs.empty()) {
-      r.reject(ptr_join(sptr, "name"), "invalid value: " + join(errs, ", "));
+      r.reject(pointer_join(sptr, "name"), "invalid value: " + join(errs, ", "));
     }
     if (a.source.image.empty() && a.source.volume_source.is_null())
       r.reject(sptr, "Either Image or Volume must be specified for adapter source");
-    if (!a.source.urls.empty()) r.reject(ptr_join(sptr, "urls"), "URLs are not supported as adapter source");
+    if (!a.source.urls.empty()) r.reject(pointer_join(sptr, "urls"), "URLs are not supported as adapter source");
     const std::string strength = a.strength.value_or("1.0");  // KAITO's default
     char* end = nullptr;
     const std::string t = trim(strength);
     double v = std::strtod(t.c_str(), &end);
     if (t.empty() || end != t.c_str() + t.size() || t != strength) {
-      r.reject(ptr_join(ptr, "strength"), "Invalid strength value for Adapter '" + a.source.name +
+      r.reject(pointer_join(ptr, "strength"), "Invalid strength value for Adapter '" + a.source.name +
                                               "': strconv.ParseFloat: parsing \"" + strength + "\": invalid syntax");
     } else if (!(v >= 0 && v <= 1.0)) {
-      r.reject(ptr_join(ptr, "strength"), "Strength value for Adapter '" + a.source.name + "' must be between 0 and 1");
+      r.reject(pointer_join(ptr, "strength"), "Strength value for Adapter '" + a.source.name + "' must be between 0 and 1");
     }
   }
   for (size_t i = 0; i < adapters.size(); ++i) {
     const std::string& name = adapters[i].source.name;
     if (!seen.insert(name).second)
-      r.reject(ptr_join(ptr_join(ptr_join(base, i), "source"), "name"), "Duplicate adapter source name found: " + name);
+      r.reject(pointer_join(pointer_join(pointer_join(base, i), "source"), "name"), "Duplicate adapter source name found: " + name);
   }
 }
 
@@ -534,12 +493,12 @@ void check_partition_byo(Review& r, const kaito::Partition& p, const ModelPreset
       return;
     }
     if (p.count != 0) {
-      r.reject(ptr_join(ptr, "count"), "count is only valid for accelerator mode");
+      r.reject(pointer_join(ptr, "count"), "count is only valid for accelerator mode");
       return;
     }
     auto mem = mig_profile_memory(p.profile);
     if (!mem) {
-      r.reject(ptr_join(ptr, "profile"), "invalid MIG profile \"" + p.profile + "\"");
+      r.reject(pointer_join(ptr, "profile"), "invalid MIG profile \"" + p.profile + "\"");
       return;
     }
     if (preset && preset->weights_gib > *mem) {
@@ -556,10 +515,10 @@ void check_partition_byo(Review& r, const kaito::Partition& p, const ModelPreset
       r.reject(ptr, "accelerator partition support is not enabled, set feature gate enableAccelerator=true");
       return;
     }
-    if (!p.profile.empty()) r.reject(ptr_join(ptr, "profile"), "profile is not valid for accelerator mode");
-    if (p.count == 0) r.reject(ptr_join(ptr, "count"), "missing field(s): partition.count");
+    if (!p.profile.empty()) r.reject(pointer_join(ptr, "profile"), "profile is not valid for accelerator mode");
+    if (p.count == 0) r.reject(pointer_join(ptr, "count"), "missing field(s): partition.count");
   } else {
-    r.reject(ptr_join(ptr, "mode"),
+    r.reject(pointer_join(ptr, "mode"),
              "unsupported partition mode \"" + p.mode + "\", supported modes are \"mig\" and \"accelerator\"");
   }
 }
@@ -821,7 +780,7 @@ void warn_reserved_labels(Review& r, const WorkspaceSpec& spec) {
   for (const auto& [key, value] : sel["matchLabels"].items()) {
     (void)value;
     if (kaito::is_reserved_label(key))
-      r.warn(ptr_join("/resource/labelSelector/matchLabels", key),
+      r.warn(pointer_join("/resource/labelSelector/matchLabels", key),
              "labelSelector contains reserved KAITO label \"" + key + "\"; it will be ignored");
   }
 }

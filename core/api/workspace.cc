@@ -1,6 +1,7 @@
 // Strict decoding of a Workspace's resource/inference/tuning into the typed view, the way the API
 // server's structural schema would: wrong types and unknown fields fail with the JSON pointer.
 #include "core/api/workspace.h"
+#include "core/util/json_pointer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -33,20 +34,7 @@ const char* type_name(const json& j) {
   }
 }
 
-std::string join_ptr(const std::string& base, std::string_view token) {
-  std::string out = base + "/";
-  for (char c : token) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
-  }
-  return out;
-}
 
-std::string join_ptr(const std::string& base, size_t index) { return base + "/" + std::to_string(index); }
 
 [[noreturn]] void wrong_type(const std::string& ptr, const char* want, const json& got) {
   throw FieldError(ptr, std::string("expected ") + want + ", got " + type_name(got));
@@ -56,7 +44,7 @@ std::string join_ptr(const std::string& base, size_t index) { return base + "/" 
 void check_fields(const json& obj, const std::string& ptr, std::initializer_list<std::string_view> allowed) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end())
-      throw FieldError(join_ptr(ptr, it.key()), "unknown field \"" + it.key() + "\"");
+      throw FieldError(pointer_join(ptr, it.key()), "unknown field \"" + it.key() + "\"");
   }
 }
 
@@ -68,14 +56,14 @@ const json* child(const json& obj, std::string_view key) {
 
 const json* object_at(const json& obj, std::string_view key, const std::string& ptr) {
   const json* v = child(obj, key);
-  if (v && !v->is_object()) wrong_type(join_ptr(ptr, key), "a map", *v);
+  if (v && !v->is_object()) wrong_type(pointer_join(ptr, key), "a map", *v);
   return v;
 }
 
 std::string string_at(const json& obj, std::string_view key, const std::string& ptr) {
   const json* v = child(obj, key);
   if (!v) return {};
-  if (!v->is_string()) wrong_type(join_ptr(ptr, key), "a string", *v);
+  if (!v->is_string()) wrong_type(pointer_join(ptr, key), "a string", *v);
   return v->get<std::string>();
 }
 
@@ -87,17 +75,17 @@ std::optional<int> int_at(const json& obj, std::string_view key, const std::stri
     double d = v->get<double>();
     if (std::floor(d) == d) return static_cast<int>(d);
   }
-  wrong_type(join_ptr(ptr, key), "an integer", *v);
+  wrong_type(pointer_join(ptr, key), "an integer", *v);
 }
 
 std::vector<std::string> strings_at(const json& obj, std::string_view key, const std::string& ptr) {
   std::vector<std::string> out;
   const json* v = child(obj, key);
   if (!v) return out;
-  const std::string p = join_ptr(ptr, key);
+  const std::string p = pointer_join(ptr, key);
   if (!v->is_array()) wrong_type(p, "a list of strings", *v);
   for (size_t i = 0; i < v->size(); ++i) {
-    if (!(*v)[i].is_string()) wrong_type(join_ptr(p, i), "a string", (*v)[i]);
+    if (!(*v)[i].is_string()) wrong_type(pointer_join(p, i), "a string", (*v)[i]);
     out.push_back((*v)[i].get<std::string>());
   }
   return out;
@@ -114,15 +102,15 @@ bool is_beta(const Object& ws) { return ws.api_version != kV1alpha1; }
 PresetSpec parse_preset(const json& j, const std::string& ptr, bool beta) {
   check_fields(j, ptr, {"name", "accessMode", "presetOptions"});
   PresetSpec p;
-  if (!child(j, "name")) throw FieldError(join_ptr(ptr, "name"), "required field is missing");
+  if (!child(j, "name")) throw FieldError(pointer_join(ptr, "name"), "required field is missing");
   p.name = string_at(j, "name", ptr);
   p.access_mode = string_at(j, "accessMode", ptr);
   if (p.access_mode.empty()) p.access_mode = "public";  // the CRD default
   if (p.access_mode != "public" && p.access_mode != "private")
-    throw FieldError(join_ptr(ptr, "accessMode"),
+    throw FieldError(pointer_join(ptr, "accessMode"),
                      "Unsupported value: \"" + p.access_mode + "\": supported values: \"public\", \"private\"");
   if (const json* opts = object_at(j, "presetOptions", ptr)) {
-    const std::string optr = join_ptr(ptr, "presetOptions");
+    const std::string optr = pointer_join(ptr, "presetOptions");
     if (beta) {
       // modelWeightsPVC/SubPath exist in newer v1beta1 schemas; accepted, not modelled.
       check_fields(*opts, optr,
@@ -168,19 +156,19 @@ ResourceSpec parse_resource(const json& j, const std::string& ptr, bool beta) {
   r.count = int_at(j, "count", ptr);
   r.instance_type = string_at(j, "instanceType", ptr);
   if (const json* sel = object_at(j, "labelSelector", ptr)) {
-    const std::string sptr = join_ptr(ptr, "labelSelector");
+    const std::string sptr = pointer_join(ptr, "labelSelector");
     check_fields(*sel, sptr, {"matchLabels", "matchExpressions"});
     if (const json* ml = object_at(*sel, "matchLabels", sptr)) {
       for (auto it = ml->begin(); it != ml->end(); ++it)
         if (!it.value().is_string())
-          wrong_type(join_ptr(join_ptr(sptr, "matchLabels"), it.key()), "a string", it.value());
+          wrong_type(pointer_join(pointer_join(sptr, "matchLabels"), it.key()), "a string", it.value());
     }
     if (const json* me = child(*sel, "matchExpressions")) {
-      const std::string eptr = join_ptr(sptr, "matchExpressions");
+      const std::string eptr = pointer_join(sptr, "matchExpressions");
       if (!me->is_array()) wrong_type(eptr, "a list", *me);
       for (size_t i = 0; i < me->size(); ++i) {
         const json& e = (*me)[i];
-        const std::string iptr = join_ptr(eptr, i);
+        const std::string iptr = pointer_join(eptr, i);
         if (!e.is_object()) wrong_type(iptr, "a map", e);
         check_fields(e, iptr, {"key", "operator", "values"});
         string_at(e, "key", iptr);
@@ -193,7 +181,7 @@ ResourceSpec parse_resource(const json& j, const std::string& ptr, bool beta) {
   r.preferred_nodes = strings_at(j, "preferredNodes", ptr);
   if (beta) {
     if (const json* part = object_at(j, "partition", ptr)) {
-      const std::string pptr = join_ptr(ptr, "partition");
+      const std::string pptr = pointer_join(ptr, "partition");
       check_fields(*part, pptr, {"mode", "profile", "count"});
       Partition p;
       p.mode = string_at(*part, "mode", pptr);
@@ -208,19 +196,19 @@ ResourceSpec parse_resource(const json& j, const std::string& ptr, bool beta) {
 InferenceSpec parse_inference(const json& j, const std::string& ptr, bool beta) {
   check_fields(j, ptr, {"preset", "template", "config", "adapters"});
   InferenceSpec s;
-  if (const json* p = object_at(j, "preset", ptr)) s.preset = parse_preset(*p, join_ptr(ptr, "preset"), beta);
+  if (const json* p = object_at(j, "preset", ptr)) s.preset = parse_preset(*p, pointer_join(ptr, "preset"), beta);
   s.template_ = raw_object_at(j, "template", ptr);
   s.config = string_at(j, "config", ptr);
   if (const json* ads = child(j, "adapters")) {
-    const std::string aptr = join_ptr(ptr, "adapters");
+    const std::string aptr = pointer_join(ptr, "adapters");
     if (!ads->is_array()) wrong_type(aptr, "a list", *ads);
     for (size_t i = 0; i < ads->size(); ++i) {
       const json& a = (*ads)[i];
-      const std::string iptr = join_ptr(aptr, i);
+      const std::string iptr = pointer_join(aptr, i);
       if (!a.is_object()) wrong_type(iptr, "a map", a);
       check_fields(a, iptr, {"source", "strength"});
       Adapter ad;
-      if (const json* src = object_at(a, "source", iptr)) ad.source = parse_data_source(*src, join_ptr(iptr, "source"));
+      if (const json* src = object_at(a, "source", iptr)) ad.source = parse_data_source(*src, pointer_join(iptr, "source"));
       if (child(a, "strength")) ad.strength = string_at(a, "strength", iptr);
       s.adapters.push_back(std::move(ad));
     }
@@ -231,11 +219,11 @@ InferenceSpec parse_inference(const json& j, const std::string& ptr, bool beta) 
 TuningSpec parse_tuning(const json& j, const std::string& ptr, bool beta) {
   check_fields(j, ptr, {"preset", "method", "config", "input", "output"});
   TuningSpec t;
-  if (const json* p = object_at(j, "preset", ptr)) t.preset = parse_preset(*p, join_ptr(ptr, "preset"), beta);
+  if (const json* p = object_at(j, "preset", ptr)) t.preset = parse_preset(*p, pointer_join(ptr, "preset"), beta);
   t.method = string_at(j, "method", ptr);
   t.config = string_at(j, "config", ptr);
-  if (const json* in = object_at(j, "input", ptr)) t.input = parse_data_source(*in, join_ptr(ptr, "input"));
-  if (const json* out = object_at(j, "output", ptr)) t.output = parse_data_destination(*out, join_ptr(ptr, "output"));
+  if (const json* in = object_at(j, "input", ptr)) t.input = parse_data_source(*in, pointer_join(ptr, "input"));
+  if (const json* out = object_at(j, "output", ptr)) t.output = parse_data_destination(*out, pointer_join(ptr, "output"));
   return t;
 }
 
