@@ -92,6 +92,9 @@ int run(int argc, char** argv) {
   if (outcome.expectations.empty()) std::printf("  (none)\n");
   if (args.count("check-determinism"))
     std::printf("Determinism: %s\n", deterministic ? "identical event logs in two runs" : "FAILED");
+  if (outcome.rejected > 0)
+    std::printf("Warning: %zu manifest(s) rejected by admission; see \"rejected by admission\" above\n",
+                outcome.rejected);
   std::printf("Fingerprint: %s\n", outcome.fingerprint.c_str());
   std::printf("%s: %d/%zu expectations passed; %llu events in %.2f s wall\n",
               outcome.passed && deterministic ? "PASSED" : "FAILED", passed, outcome.expectations.size(),

@@ -192,11 +192,27 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
       return;
     }
     const std::string who = m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name;
+    if (m.is_workspace()) {
+      // Review here too, so each violation points at its field's file:line:column.
+      auto review = admission::review_workspace_create(obj, actx);
+      admission_pins.clear();
+      if (!review.allowed()) {
+        json messages = json::array();
+        for (const auto& v : review.violations) {
+          const std::string where = m.error(v.pointer, v.message).what();
+          log.record(m.kind, who, "rejected by admission: " + where);
+          messages.push_back(where);
+        }
+        rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
+                            {"line", m.line}, {"violations", messages}});
+        return;
+      }
+    }
     auto r = store.create(obj);
     if (!r) {
       log.record(m.kind, who, "rejected: " + r.error().message);
       rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
-                          {"line", m.line}, {"message", r.error().message}});
+                          {"line", m.line}, {"violations", json::array({r.error().message})}});
     }
   };
   for (const auto& m : sc.manifests) kernel.post_at(kSimEpoch + m.at, [&apply, &m] { apply(m); });
@@ -403,6 +419,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
                           {"ready", condition_status(nc->at("/status/conditions"), "Ready")}});
   s["nodeclaims"] = nodeclaims;
   s["rejected"] = rejected;
+  out.rejected = rejected.size();
   json exps = json::array();
   for (const auto& e : out.expectations) exps.push_back({{"text", e.text}, {"passed", e.passed}, {"detail", e.detail}});
   s["expectations"] = exps;

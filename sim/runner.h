@@ -39,6 +39,7 @@ struct RunOutcome {
   std::string tables;         //!< final kubectl-style tables
   json summary;               //!< the --summary-json document
   uint64_t kernel_events = 0;
+  size_t rejected = 0;        //!< manifests the API server refused (admission)
 };
 
 RunOutcome run_scenario(const Scenario& scenario, const catalog::Catalog& catalog, const RunOptions& options = {});

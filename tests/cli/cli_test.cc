@@ -138,8 +138,10 @@ TEST_F(CliTest, UnknownPresetInManifestIsAnAdmissionRejectionNotACrash) {
                                           "expect:\n  - {workspace: w, never_ready: true}\n");
   CmdResult r = ktwin("run " + sc);
   EXPECT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("rejected"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("no-such-model"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rejected by admission"), std::string::npos) << r.output;
+  // The violation points at the preset name's line and column in the manifest file.
+  EXPECT_NE(r.output.find("ws.yaml:5:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Unsupported inference preset name no-such-model"), std::string::npos) << r.output;
 }
 
 TEST_F(CliTest, EveryCommandHasHelp) {
