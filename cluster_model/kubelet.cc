@@ -132,7 +132,11 @@ AppProfile Kubelet::profile(const Object& pod, const Object* node) const {
     p.pipeline_parallel = int_flag(cmd, "pipeline-parallel-size", 1);
     p.data_parallel = int_flag(cmd, "data-parallel-size", 1);
     const std::string util = flag_value(cmd, "gpu-memory-utilization");
-    p.gpu_memory_utilization = util.empty() ? (vllm ? 0.9 : 1.0) : std::stod(util);
+    p.gpu_memory_utilization = vllm ? 0.9 : 1.0;
+    try {
+      if (!util.empty()) p.gpu_memory_utilization = std::stod(util);  // may be a shell variable
+    } catch (const std::exception&) {
+    }
   }
   if (const ModelPreset* preset = presets_.find(p.model)) p.weights_gib = preset->weights_gib;
 
@@ -258,11 +262,18 @@ void Kubelet::begin(const Object& pod) {
 }
 
 Duration Kubelet::pull_time(const std::string& node, const std::string& image, Duration& total) {
-  auto& cache = images_[node];
-  if (cache.count(image)) return 0;
-  cache.insert(image);  // concurrent pulls of one image on a node share the download
-  const Duration d = sample_("image_pull", image);
-  total += d;
+  // A pod arriving during a pull waits for that pull to finish; after it, the image is cached.
+  auto& pulls = images_[node];
+  const Time now = clock_.now();
+  auto it = pulls.find(image);
+  Duration d = 0;
+  if (it != pulls.end()) {
+    d = std::max<Duration>(0, it->second - now);
+  } else {
+    d = sample_("image_pull", image);
+    pulls.emplace(image, now + d);
+  }
+  total = std::max(total, d);  // images of one pod pull in parallel
   return d;
 }
 

@@ -71,7 +71,7 @@ class Kubelet {
   DurationSampler sample_;
   ModelEventSink sink_;
   std::map<std::string, Run> runs_;                       //!< by pod uid
-  std::map<std::string, std::set<std::string>> images_;   //!< node -> pulled images
+  std::map<std::string, std::map<std::string, Time>> images_;  //!< node -> image -> time its pull completes
   std::set<std::string> dead_nodes_;
   uint64_t next_ip_ = 0;
   std::unique_ptr<WatchSubscription> pod_watch_, node_watch_;

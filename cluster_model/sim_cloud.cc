@@ -20,7 +20,7 @@ SimCloud::SimCloud(Cluster& cluster, Executor& executor, Clock& clock, const Sku
 int SimCloud::machines_in_use(const std::string& sku) const {
   int n = 0;
   for (const auto& [_, vm] : vms_)
-    if (vm.spec.instance_type == sku && vm.inst.state != InstanceState::kFailed) ++n;
+    if (vm.spec.instance_type == sku && vm.allocated) ++n;
   return n;
 }
 
@@ -79,6 +79,7 @@ Result<Instance> SimCloud::create(const InstanceSpec& spec) {
       auto it = vms_.find(name);
       if (it == vms_.end() || it->second.epoch != epoch) return;
       it->second.inst.state = InstanceState::kFailed;
+      it->second.allocated = false;
       it->second.inst.error_reason = "AllocationFailed";
       it->second.inst.error_message = "Allocation failed. We do not have sufficient capacity for the requested VM size " +
                                       it->second.spec.instance_type + " in region " + config_.region +

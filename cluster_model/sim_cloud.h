@@ -56,6 +56,7 @@ class SimCloud : public CloudProvider {
     std::string node_name;
     uint64_t epoch = 0;  //!< bumps on delete/failure so stale timers do nothing
     bool failed_vm = false;
+    bool allocated = true;  //!< false once allocation failed: it never held quota
   };
   int machines_in_use(const std::string& sku) const;
   void vm_booted(const std::string& name, uint64_t epoch);

@@ -91,6 +91,8 @@ void TransitionRecorder::on_event(const WatchEvent& ev) {
   last_[key] = ev.object;
   if (!prev) {
     log("created");
+    // A workspace re-created under the same name starts a new history.
+    if (o.kind == "Workspace") workspaces_[o.meta.namespace_ + "/" + o.meta.name] = WorkspaceHistory{};
     if (o.kind == "NodeClaim")
       if (const std::string* ws = o.meta.label(kaito::kLabelWorkspace))
         if (const std::string* ns = o.meta.label(kaito::kLabelWorkspaceNamespace))

@@ -44,7 +44,9 @@ std::vector<PhaseInfo> LatencyModel::defaults() {
 LatencyModel::LatencyModel(uint64_t seed, const ProvisioningSpec& o) : seed_(seed) {
   for (auto& p : defaults()) dists_.emplace(p.name, p.dist);
   auto apply = [&](const char* name, const std::optional<DurationDist>& d) {
-    if (d) dists_[name] = *d;
+    if (!d) return;
+    dists_[name] = *d;
+    overridden_.insert(name);  // used exactly as written: no SKU-family factor
   };
   apply("vm_create", o.vm_create);
   apply("node_join", o.node_join);
@@ -75,10 +77,16 @@ Duration LatencyModel::sample(std::string_view phase, std::string_view subject) 
   if (d == dists_.end()) return 0;  // an unmodelled phase takes no time
   auto s = streams_.find(phase);
   if (s == streams_.end()) s = streams_.emplace(std::string(phase), RngStream(seed_, "latency/" + std::string(phase))).first;
-  const double f = family_factor(phase, subject);
-  Duration v = d->second.sample(s->second);
-  if (f != 1.0) v = static_cast<Duration>(std::llround(static_cast<double>(v) * f / 1e6)) * 1000000;
-  return v;
+  const double f = overridden_.count(phase) ? 1.0 : family_factor(phase, subject);
+  if (f == 1.0) return d->second.sample(s->second);
+  // Scale the distribution, not the sample, so its min/max clamps still hold.
+  DurationDist scaled = d->second;
+  auto scale = [f](Duration x) { return static_cast<Duration>(std::llround(static_cast<double>(x) * f / 1e6)) * 1000000; };
+  scaled.value = scale(scaled.value);
+  scaled.median = scale(scaled.median);
+  scaled.p90 = scale(scaled.p90);
+  scaled.mean = scale(scaled.mean);
+  return scaled.sample(s->second);
 }
 
 }  // namespace ktwin::sim

@@ -3,6 +3,7 @@
 // phase draws from its own named RNG stream so adding a phase never shifts the others' samples.
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,7 @@ class LatencyModel {
   uint64_t seed_;
   std::map<std::string, DurationDist, std::less<>> dists_;
   std::map<std::string, RngStream, std::less<>> streams_;
+  std::set<std::string, std::less<>> overridden_;  //!< phases the scenario set: used as written
 };
 
 }  // namespace ktwin::sim

@@ -1,6 +1,8 @@
 #include "core/controllers/workspace_controller.h"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 #include <regex>
 
 #include "core/controllers/workspace_manifests.h"
@@ -80,8 +82,15 @@ std::optional<int64_t> WorkspaceReconciler::user_max_model_len(const Object& ws,
   // The file is small YAML with vLLM args under `vllm:`; only this one integer matters here.
   static const std::regex kMaxModelLen(R"((^|\n)[ \t]+max-model-len[ \t]*:[ \t]*["']?([0-9]+))");
   std::smatch m;
-  if (std::regex_search(text, m, kMaxModelLen)) return std::stoll(m[2].str());
-  return std::nullopt;
+  if (!std::regex_search(text, m, kMaxModelLen)) return std::nullopt;
+  // The ConfigMap may change after admission: anything outside 1..INT_MAX is ignored, not trusted.
+  const std::string digits = m[2].str();
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size() || value < 1 ||
+      value > std::numeric_limits<int>::max())
+    return std::nullopt;
+  return value;
 }
 
 ReconcileResult WorkspaceReconciler::reconcile(const Request& req, std::optional<ReconcileError>& error) {
@@ -145,17 +154,33 @@ WorkspaceReconciler::Outcome WorkspaceReconciler::reconcile_deletion(const Objec
     return out;
   }
   if (updated.meta.has_finalizer(kFinalizer)) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    bool removed = false;
+    for (int attempt = 0; attempt < 5 && !removed; ++attempt) {
       updated.meta.remove_finalizer(kFinalizer);
       auto r = cluster_.update(updated);
-      if (r || r.is(ErrorCode::kNotFound)) break;
+      if (r || r.is(ErrorCode::kNotFound)) {
+        removed = true;
+        break;
+      }
       if (!r.is(ErrorCode::kConflict)) {
         out.error = ReconcileError{r.error().to_string(), false};
         return out;
       }
       auto fresh = cluster_.get("Workspace", ws.meta.namespace_, ws.meta.name);
-      if (!fresh) break;
+      if (!fresh) {
+        removed = fresh.is(ErrorCode::kNotFound);
+        if (!removed) {
+          out.error = ReconcileError{fresh.error().to_string(), false};
+          return out;
+        }
+        break;
+      }
       updated = *fresh.value();
+    }
+    // Giving up silently would leave the workspace deleting forever (KAITO #932): retry.
+    if (!removed) {
+      out.error = ReconcileError{"finalizer " + std::string(kFinalizer) + " could not be removed yet", false};
+      return out;
     }
   }
   expectations_.forget(workspace_key(ws));
@@ -209,6 +234,10 @@ Status WorkspaceReconciler::sync_controller_revision(ObjectPtr& ws) {
     revision = max_rev + 1;
     auto created = cluster_.create(build_controller_revision(*ws, hash, revision));
     if (!created && !created.is(ErrorCode::kAlreadyExists)) return created.error();
+    if (!created) {
+      // Left by a previous workspace of the same name: wait for garbage collection to remove it.
+      return make_error(ErrorCode::kConflict, "ControllerRevision " + name + " belongs to another workspace");
+    }
     if (static_cast<int>(history.size()) + 1 > config_.revision_history_limit) {
       std::sort(history.begin(), history.end(),
                 [](const ObjectPtr& a, const ObjectPtr& b) { return a->num("/revision") < b->num("/revision"); });
@@ -366,42 +395,52 @@ Status WorkspaceReconciler::apply_tuning(const Object& ws, const WorkspaceSpec& 
 }
 
 std::string classify_pod_failure(const Object& pod, std::string& message) {
-  if (pod.str("/status/reason") == "Evicted") {
-    message = pod.str("/status/message", "pod was evicted");
-    return "PodEvicted";
-  }
+  // KAITO's priority across the whole pod (spec §4.5): OOMKilled, image pull, container start
+  // error, CrashLoopBackOff, eviction (by node pressure), Unschedulable.
+  int best_rank = 100;
+  std::string best;
+  auto consider = [&](int rank, const char* reason, std::string msg) {
+    if (rank >= best_rank) return;
+    best_rank = rank;
+    best = reason;
+    message = std::move(msg);
+  };
   for (const char* list : {"/status/initContainerStatuses", "/status/containerStatuses"}) {
     const json& statuses = pod.at(list);
     if (!statuses.is_array()) continue;
     for (const auto& cs : statuses) {
       const std::string name = cs.value("name", "");
-      auto terminated_reason = [&](const char* state) -> std::string {
-        if (cs.contains(state) && cs[state].is_object() && cs[state].contains("terminated"))
-          return cs[state]["terminated"].value("reason", "");
-        return "";
-      };
-      if (terminated_reason("state") == "OOMKilled" || terminated_reason("lastState") == "OOMKilled") {
-        message = "container " + name + " of pod " + pod.meta.name + " was OOMKilled";
-        return "ContainerOOMKilled";
-      }
-      if (cs.contains("state") && cs["state"].contains("waiting")) {
+      for (const char* state : {"state", "lastState"})
+        if (cs.contains(state) && cs[state].is_object() && cs[state].contains("terminated") &&
+            cs[state]["terminated"].value("reason", "") == "OOMKilled")
+          consider(1, "ContainerOOMKilled", "container " + name + " of pod " + pod.meta.name + " was OOMKilled");
+      if (cs.contains("state") && cs["state"].is_object() && cs["state"].contains("waiting")) {
         const std::string reason = cs["state"]["waiting"].value("reason", "");
         const std::string msg = cs["state"]["waiting"].value("message", "");
-        message = "pod " + pod.meta.name + " container " + name + ": " + reason + (msg.empty() ? "" : ": " + msg);
-        if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName") return "ImagePullError";
-        if (reason == "CreateContainerError" || reason == "RunContainerError" || reason == "CreateContainerConfigError")
-          return "ContainerStartError";
-        if (reason == "CrashLoopBackOff") return "ContainerCrashLoopBackOff";
+        std::string text = "pod " + pod.meta.name + " container " + name + ": " + reason + (msg.empty() ? "" : ": " + msg);
+        if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName")
+          consider(2, "ImagePullError", text);
+        else if (reason == "CreateContainerError" || reason == "RunContainerError" || reason == "CreateContainerConfigError")
+          consider(3, "ContainerStartError", text);
+        else if (reason == "CrashLoopBackOff")
+          consider(4, "ContainerCrashLoopBackOff", text);
       }
     }
   }
-  if (auto sched = find_condition(pod.at("/status/conditions"), "PodScheduled");
-      sched && sched->status == "False" && sched->reason == "Unschedulable") {
-    message = "pod " + pod.meta.name + " is unschedulable: " + sched->message;
-    return "Unschedulable";
+  if (pod.str("/status/reason") == "Evicted") {
+    const std::string msg = pod.str("/status/message", "pod was evicted");
+    const char* reason = msg.find("DiskPressure") != std::string::npos || msg.find("ephemeral-storage") != std::string::npos
+                             ? "NodeDiskPressure"
+                             : msg.find("MemoryPressure") != std::string::npos || msg.find("memory") != std::string::npos
+                                   ? "NodeMemoryPressure"
+                                   : "PodEvicted";
+    consider(5, reason, msg);
   }
-  message.clear();
-  return "";
+  if (auto sched = find_condition(pod.at("/status/conditions"), "PodScheduled");
+      sched && sched->status == "False" && sched->reason == "Unschedulable")
+    consider(6, "Unschedulable", "pod " + pod.meta.name + " is unschedulable: " + sched->message);
+  if (best.empty()) message.clear();
+  return best;
 }
 
 Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<ReconcileError>& err) {

@@ -72,6 +72,7 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
                           const std::string& ws_version) {
   std::vector<std::vector<std::string>> rows;
   const bool namespaced = kind != "Node" && kind != "NodeClaim";
+  if (objects.empty()) return namespaced ? "No resources found in default namespace.\n" : "No resources found\n";
   auto add = [&](std::vector<std::string> header) { rows.push_back(std::move(header)); };
   if (kind == "Workspace") {
     if (ws_version == "kaito.sh/v1alpha1")
@@ -141,7 +142,6 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
     row.push_back(age(o, now));
     rows.push_back(std::move(row));
   }
-  (void)namespaced;
   return format_table(rows);
 }
 

@@ -19,6 +19,7 @@ void Controller::stop() {
     alive_->store(false);
     queue_.clear();
     dirty_.clear();
+    waiting_.clear();
     watches.swap(watches_);
   }
   for (auto& w : watches) w->stop();
@@ -36,9 +37,27 @@ void Controller::enqueue(const Request& req) {
 
 void Controller::enqueue_after(const Request& req, Duration delay) {
   if (delay <= 0) return enqueue(req);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!stopped_) schedule_locked(req, delay);
+}
+
+void Controller::schedule_locked(const Request& req, Duration delay) {
+  // Like client-go's delaying queue: one waiting entry per key, and the earliest deadline wins, so
+  // repeated events during a polling phase do not start parallel polling chains.
+  const Time due = clock_.now() + delay;
+  auto it = waiting_.find(req);
+  if (it != waiting_.end() && it->second <= due) return;
+  waiting_[req] = due;
   auto alive = alive_;
-  executor_.post_after(delay, [this, alive, req] {
-    if (alive->load()) enqueue(req);
+  executor_.post_after(delay, [this, alive, req, due] {
+    if (!alive->load()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto w = waiting_.find(req);
+      if (w == waiting_.end() || w->second != due) return;  // superseded by an earlier deadline
+      waiting_.erase(w);
+    }
+    enqueue(req);
   });
 }
 
@@ -96,12 +115,7 @@ void Controller::work() {
       retry = result.requeue_after;
     }
   }
-  if (retry > 0 && !stopped_) {
-    auto alive = alive_;
-    executor_.post_after(retry, [this, alive, req] {
-      if (alive->load()) enqueue(req);
-    });
-  }
+  if (retry > 0 && !stopped_) schedule_locked(req, retry);
   if (!stopped_ && dirty_.count(req)) queue_.push_back(req);
   stats_.queue_depth = queue_.size();
   --active_workers_;

@@ -88,6 +88,7 @@ class Controller {
   void maybe_dispatch();  // called with mu_ held
   void work();
   Duration backoff_for(const Request& req);  // called with mu_ held
+  void schedule_locked(const Request& req, Duration delay);  // called with mu_ held
 
   ControllerOptions opts_;
   Reconciler& reconciler_;
@@ -99,6 +100,7 @@ class Controller {
   std::set<Request> dirty_;
   std::set<Request> processing_;
   std::map<Request, int> failures_;
+  std::map<Request, Time> waiting_;  //!< the one pending delayed add per key
   int active_workers_ = 0;
   bool stopped_ = false;
   ControllerStats stats_;

@@ -95,6 +95,22 @@ TEST(Controller, RequeueAfterRunsAtTheRequestedTime) {
   EXPECT_EQ(r.calls[2].first, 4 * kSecond);
 }
 
+TEST(Controller, RepeatedEventsDoNotMultiplyPollingChains) {
+  sim::Kernel k;
+  Recorder r;
+  r.clock = &k.clock();
+  Controller c(ControllerOptions{"t", 1}, r, k.executor(), k.clock());
+  r.behaviour = [&](const Request&, std::optional<ReconcileError>&) { return ReconcileResult::after(2 * kSecond); };
+  // Three events at 0, 0.5 s and 1.3 s, each answered with "poll again in 2 s".
+  for (Duration at : {Duration{0}, 500 * kMillisecond, 1300 * kMillisecond})
+    k.post_after(at, [&] { c.enqueue({"", "x"}); });
+  k.run_until(kSimEpoch + 60 * kSecond);
+  // One polling chain (the earliest deadline wins): about 60 s / 2 s, plus the two extra events.
+  EXPECT_LE(r.calls.size(), 33u);
+  EXPECT_GE(r.calls.size(), 29u);
+  c.stop();
+}
+
 TEST(Controller, BackoffIsCappedAtMaximum) {
   sim::Kernel k;
   Recorder r;

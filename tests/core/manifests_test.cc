@@ -177,5 +177,23 @@ TEST(PodFailure, ClassifiesLikeKaito) {
   EXPECT_EQ(classify_pod_failure(pod, msg), "Unschedulable");
 }
 
+TEST(PodFailure, PriorityIsAcrossTheWholePod) {
+  Object pod;
+  pod.kind = "Pod";
+  pod.meta.name = "p";
+  std::string msg;
+  // CrashLoopBackOff in the first container, OOMKilled in the second: OOMKilled wins.
+  pod.body["status"]["containerStatuses"] = json::array(
+      {{{"name", "a"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}},
+       {{"name", "b"}, {"state", {{"terminated", {{"reason", "OOMKilled"}}}}}}});
+  EXPECT_EQ(classify_pod_failure(pod, msg), "ContainerOOMKilled");
+  pod.body["status"]["containerStatuses"] = json::array();
+  pod.body["status"]["reason"] = "Evicted";
+  pod.body["status"]["message"] = "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi";
+  EXPECT_EQ(classify_pod_failure(pod, msg), "NodeDiskPressure");
+  pod.body["status"]["message"] = "The node had condition: [MemoryPressure]";
+  EXPECT_EQ(classify_pod_failure(pod, msg), "NodeMemoryPressure");
+}
+
 }  // namespace
 }  // namespace ktwin

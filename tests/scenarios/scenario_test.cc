@@ -125,3 +125,27 @@ TEST(Faults, QuickstartConvergesUnderConflictsAndThrottling) {
 
 }  // namespace
 }  // namespace ktwin
+
+namespace ktwin {
+namespace {
+
+// After the delete, nothing of the workspace is left: no NodeClaim, no machine, no node, no
+// workload. Also behind an API server that answers with 409s and 503s (finalizer removal retries).
+TEST(Deletion, LeavesNothingBehindEvenUnderFaults) {
+  const sim::Scenario sc = sim::load_scenario(std::string(KTWIN_SOURCE_DIR) + "/scenarios/delete-cleanup.yaml");
+  for (double rate : {0.0, 0.3}) {
+    sim::RunOptions opts;
+    opts.operator_conflict_rate = rate;
+    opts.operator_unavailable_rate = rate / 3;
+    const auto out = sim::run_scenario(sc, catalog::default_catalog(), opts);
+    ASSERT_EQ(out.summary["workspaces"].size(), 1u) << "rate " << rate;
+    EXPECT_EQ(out.summary["workspaces"][0]["state"], "Deleted") << "rate " << rate;
+    EXPECT_TRUE(out.summary["nodeclaims"].empty()) << "rate " << rate << ": " << out.summary["nodeclaims"].dump();
+    EXPECT_TRUE(out.summary["nodes"].empty()) << "rate " << rate << ": " << out.summary["nodes"].dump();
+    EXPECT_EQ(out.summary["cloud"]["machines_deleted"], 1) << "rate " << rate;
+    EXPECT_EQ(out.tables.find("workspace-phi-3-mini   1/1"), std::string::npos) << out.tables;
+  }
+}
+
+}  // namespace
+}  // namespace ktwin
