@@ -372,7 +372,8 @@ void Kubelet::start_containers(const std::string& uid, uint64_t epoch) {
       sink_("Pod", who, "downloading weights (" + std::to_string(static_cast<int>(std::lround(weights))) + " GiB)");
     }
     run.weights_cached = true;
-    const int loaders = std::max(1, app.data_parallel > 1 ? 1 : app.tensor_parallel);
+    // Each GPU loads its shard: 1/(TP x PP) of the weights (all of them with data parallelism).
+    const int loaders = std::max(1, app.data_parallel > 1 ? 1 : app.tensor_parallel * app.pipeline_parallel);
     const Duration load = static_cast<Duration>(weights / loaders * static_cast<double>(sample_("model_load_per_gib", app.model)));
     if (!app.fits_in_gpu_memory) {
       const std::string detail = app.oom_detail;
