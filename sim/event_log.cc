@@ -100,6 +100,13 @@ void TransitionRecorder::on_event(const WatchEvent& ev) {
   }
   if (o.meta.deletion_timestamp && (!prev || !prev->meta.deletion_timestamp)) log("deleting");
 
+  // KAITO's revision annotation moves when the workload spec changes (adapters, config).
+  if ((o.kind == "Workspace" || o.kind == "StatefulSet") && prev) {
+    const std::string* before = prev->meta.annotation(kaito::kAnnotationRevision);
+    const std::string* after = o.meta.annotation(kaito::kAnnotationRevision);
+    if (before && after && *before != *after) log("revision " + *after);
+  }
+
   static const json kNull;
   const json& before_conds = prev ? prev->at("/status/conditions") : kNull;
   const json& conds = o.at("/status/conditions");

@@ -192,6 +192,37 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
       return;
     }
     const std::string who = m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name;
+    // kubectl apply: update what exists, keeping what the server owns (status, uid, finalizers...).
+    auto existing = store.get(m.kind, m.namespace_, m.name);
+    if (existing) {
+      Object updated = *existing.value();
+      updated.api_version = obj.api_version;
+      updated.meta.labels = obj.meta.labels;
+      updated.meta.annotations = obj.meta.annotations;
+      for (const auto& [k, v] : existing.value()->meta.annotations)  // annotations the controller wrote
+        if (k.rfind("workspace.kaito.io/", 0) == 0 && !updated.meta.annotations.count(k)) updated.meta.annotations[k] = v;
+      const json status = updated.body.contains("status") ? updated.body["status"] : json();
+      updated.body = obj.body;
+      if (!status.is_null()) updated.body["status"] = status;
+      if (m.is_workspace()) {
+        auto review = admission::review_workspace_update(*existing.value(), updated, actx);
+        admission_pins.clear();
+        if (!review.allowed()) {
+          json messages = json::array();
+          for (const auto& v : review.violations) {
+            const std::string where = m.error(v.pointer, v.message).what();
+            log.record(m.kind, who, "update rejected by admission: " + where);
+            messages.push_back(where);
+          }
+          rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
+                              {"line", m.line}, {"violations", messages}});
+          return;
+        }
+      }
+      auto r = store.update(std::move(updated));
+      log.record(m.kind, who, r ? "configured" : "update failed: " + r.error().message);
+      return;
+    }
     if (m.is_workspace()) {
       // Review here too, so each violation points at its field's file:line:column.
       auto review = admission::review_workspace_create(obj, actx);
