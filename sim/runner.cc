@@ -328,10 +328,16 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
       ws_version = m.api_version;
       break;
     }
-  out.tables += "$ kubectl get workspace\n" + print_objects("Workspace", workspaces, now, ws_version);
+  auto get_cmd = [](const char* resource, const std::vector<ObjectPtr>& objs) {
+    bool all = false;
+    for (const auto& o : objs) all = all || o->meta.namespace_ != objs.front()->meta.namespace_;
+    return std::string("$ kubectl get ") + resource + (all ? " -A" : "") + "\n";
+  };
+  const auto statefulsets = list("StatefulSet");
+  out.tables += get_cmd("workspace", workspaces) + print_objects("Workspace", workspaces, now, ws_version);
   out.tables += "\n$ kubectl get nodeclaims\n" + print_objects("NodeClaim", list("NodeClaim"), now);
   out.tables += "\n$ kubectl get nodes\n" + print_objects("Node", list("Node"), now);
-  out.tables += "\n$ kubectl get statefulsets\n" + print_objects("StatefulSet", list("StatefulSet"), now);
+  out.tables += "\n" + get_cmd("statefulsets", statefulsets) + print_objects("StatefulSet", statefulsets, now);
 
   auto find_ws = [&](const WorkspaceRef& ref) -> ObjectPtr {
     for (const auto& w : workspaces)

@@ -142,6 +142,13 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
     row.push_back(age(o, now));
     rows.push_back(std::move(row));
   }
+  // Objects from several namespaces print like `kubectl get -A`: NAMESPACE first.
+  bool many_namespaces = false;
+  for (const auto& p : objects) many_namespaces = many_namespaces || p->meta.namespace_ != objects.front()->meta.namespace_;
+  if (namespaced && many_namespaces) {
+    rows[0].insert(rows[0].begin(), "NAMESPACE");
+    for (size_t i = 1; i < rows.size(); ++i) rows[i].insert(rows[i].begin(), objects[i - 1]->meta.namespace_);
+  }
   return format_table(rows);
 }
 

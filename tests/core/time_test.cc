@@ -56,3 +56,26 @@ TEST(HumanDuration, MatchesKubectl) {
 
 }  // namespace
 }  // namespace ktwin
+
+namespace ktwin {
+namespace {
+
+TEST(Printers, SeveralNamespacesPrintLikeGetAll) {
+  auto ws = [](const char* ns, const char* name) {
+    auto o = std::make_shared<Object>();
+    o->kind = "StatefulSet";
+    o->meta.name = name;
+    o->meta.namespace_ = ns;
+    o->meta.creation_timestamp = kSimEpoch;
+    o->body = {{"spec", {{"replicas", 1}}}, {"status", {{"readyReplicas", 1}}}};
+    return ObjectPtr(o);
+  };
+  const std::string one = print_objects("StatefulSet", {ws("a", "x")}, kSimEpoch + kMinute);
+  EXPECT_EQ(one, "NAME   READY   AGE\nx      1/1     60s\n");
+  const std::string two = print_objects("StatefulSet", {ws("a", "x"), ws("b", "y")}, kSimEpoch + kMinute);
+  EXPECT_EQ(two, "NAMESPACE   NAME   READY   AGE\na           x      1/1     60s\nb           y      1/1     60s\n");
+  EXPECT_EQ(print_objects("Node", {}, kSimEpoch), "No resources found\n");
+}
+
+}  // namespace
+}  // namespace ktwin
