@@ -859,7 +859,8 @@ AdmissionResult review_workspace_update(const Object& old_ws, const Object& new_
 
     const auto& nr = spec->resource;
     const auto& orr = old->resource;
-    if (nr.count && orr.count && *nr.count != *orr.count) r.reject("/resource/count", "field is immutable");
+    // The CRD defaults count to 1, so an absent count compares as 1.
+    if (nr.count.value_or(1) != orr.count.value_or(1)) r.reject("/resource/count", "field is immutable");
     if (!same_partition(nr.partition, orr.partition)) r.reject("/resource/partition", "field is immutable");
     if (!ctx.node_auto_provisioning) {
       if (orr.instance_type.empty()) {
