@@ -183,6 +183,21 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
       if (!r) log.record("Node", name, "create failed: " + r.error().message);
     }
   json rejected = json::array();
+  // Logs each violation at its field's source position and records the rejection; false if any.
+  auto admitted = [&](const ManifestSource& m, const std::string& who, const admission::AdmissionResult& review,
+                      const std::string& prefix) {
+    admission_pins.clear();
+    if (review.allowed()) return true;
+    json messages = json::array();
+    for (const auto& v : review.violations) {
+      const std::string where = m.error(v.pointer, v.message).what();
+      log.record(m.kind, who, prefix + where);
+      messages.push_back(where);
+    }
+    rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
+                        {"line", m.line}, {"violations", messages}});
+    return false;
+  };
   auto apply = [&](const ManifestSource& m) {
     Object obj;
     try {
@@ -204,41 +219,16 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
       const json status = updated.body.contains("status") ? updated.body["status"] : json();
       updated.body = obj.body;
       if (!status.is_null()) updated.body["status"] = status;
-      if (m.is_workspace()) {
-        auto review = admission::review_workspace_update(*existing.value(), updated, actx);
-        admission_pins.clear();
-        if (!review.allowed()) {
-          json messages = json::array();
-          for (const auto& v : review.violations) {
-            const std::string where = m.error(v.pointer, v.message).what();
-            log.record(m.kind, who, "update rejected by admission: " + where);
-            messages.push_back(where);
-          }
-          rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
-                              {"line", m.line}, {"violations", messages}});
-          return;
-        }
-      }
+      if (m.is_workspace() && !admitted(m, who, admission::review_workspace_update(*existing.value(), updated, actx),
+                                        "update rejected by admission: "))
+        return;
       auto r = store.update(std::move(updated));
       log.record(m.kind, who, r ? "configured" : "update failed: " + r.error().message);
       return;
     }
-    if (m.is_workspace()) {
-      // Review here too, so each violation points at its field's file:line:column.
-      auto review = admission::review_workspace_create(obj, actx);
-      admission_pins.clear();
-      if (!review.allowed()) {
-        json messages = json::array();
-        for (const auto& v : review.violations) {
-          const std::string where = m.error(v.pointer, v.message).what();
-          log.record(m.kind, who, "rejected by admission: " + where);
-          messages.push_back(where);
-        }
-        rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
-                            {"line", m.line}, {"violations", messages}});
-        return;
-      }
-    }
+    // Review here too, so each violation points at its field's file:line:column.
+    if (m.is_workspace() && !admitted(m, who, admission::review_workspace_create(obj, actx), "rejected by admission: "))
+      return;
     auto r = store.create(obj);
     if (!r) {
       log.record(m.kind, who, "rejected: " + r.error().message);
