@@ -261,6 +261,49 @@ void Kubelet::begin(const Object& pod) {
   run_init_containers(uid, 0, 0);
 }
 
+std::string Kubelet::registry_of(const std::string& image) {
+  const size_t slash = image.find('/');
+  if (slash == std::string::npos) return "docker.io";
+  const std::string first = image.substr(0, slash);
+  const bool host = first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost";
+  return host ? first : "docker.io";
+}
+
+Duration Kubelet::pull_blocked(const std::string& uid, const std::string& image, const std::string& container, bool init) {
+  Run& run = runs_[uid];
+  if (images_[run.node].count(image)) return 0;  // already on the node (or being pulled)
+  const std::string registry = registry_of(image);
+  auto outage = registry_outages_.find(registry);
+  if (outage == registry_outages_.end() || clock_.now() >= outage->second) {
+    run.pull_failures = 0;
+    return 0;
+  }
+  // The kubelet's image back-off: 10 s, doubling, at most 5 minutes.
+  Duration backoff = 10 * kSecond;
+  for (int i = 0; i < run.pull_failures && backoff < 300 * kSecond; ++i) backoff *= 2;
+  backoff = std::min<Duration>(backoff, 300 * kSecond);
+  const bool first = run.pull_failures++ == 0;
+  const std::string reason = first ? "ErrImagePull" : "ImagePullBackOff";
+  const std::string message = first ? "failed to pull and unpack image \"" + image + "\": failed to resolve reference: dial tcp: lookup " +
+                                          registry + ": no such host"
+                                    : "Back-off pulling image \"" + image + "\"";
+  write_status(uid, [&](Object& p) {
+    json& st = p.mut("/status");
+    json& statuses = st[init ? "initContainerStatuses" : "containerStatuses"];
+    if (!statuses.is_array()) statuses = json::array();
+    json* entry = nullptr;
+    for (auto& cs : statuses)
+      if (cs.value("name", "") == container) entry = &cs;
+    if (!entry) {
+      statuses.push_back({{"name", container}, {"image", image}, {"ready", false}, {"restartCount", 0}});
+      entry = &statuses.back();
+    }
+    (*entry)["state"] = {{"waiting", {{"reason", reason}, {"message", message}}}};
+  });
+  if (first) sink_("Pod", run.ns + "/" + run.name, "image pull failed: " + image + " (" + registry + " unreachable)");
+  return backoff;
+}
+
 Duration Kubelet::pull_time(const std::string& node, const std::string& image, Duration& total) {
   // A pod arriving during a pull waits for that pull to finish; after it, the image is cached.
   auto& pulls = images_[node];
@@ -289,6 +332,10 @@ void Kubelet::run_init_containers(const std::string& uid, uint64_t epoch, size_t
   }
   const std::string image = inits[index].value("image", "");
   const std::string name = inits[index].value("name", "");
+  if (Duration retry = pull_blocked(uid, image, name, true); retry > 0) {
+    executor_.post_after(retry, [this, uid, epoch, index] { run_init_containers(uid, epoch, index); });
+    return;
+  }
   Duration total = 0;
   pull_time(run.node, image, total);
   const Duration d = total + sample_("init_container", name);
@@ -304,6 +351,13 @@ void Kubelet::pull_main_images(const std::string& uid, uint64_t epoch) {
   const Run& run = runs_[uid];
   auto got = cluster_.get("Pod", run.ns, run.name);
   if (!got || (*got)->meta.uid != uid) return;
+  for (const auto& c : (*got)->at("/spec/containers"))
+    if (Duration retry = pull_blocked(uid, c.value("image", ""), c.value("name", ""), false); retry > 0) {
+      executor_.post_after(retry, [this, uid, epoch] {
+        if (current(uid, epoch)) pull_main_images(uid, epoch);
+      });
+      return;
+    }
   Duration total = 0;
   for (const auto& c : (*got)->at("/spec/containers")) pull_time(run.node, c.value("image", ""), total);
   const std::string who = run.ns + "/" + run.name;

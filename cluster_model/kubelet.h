@@ -36,6 +36,11 @@ class Kubelet {
   void start();
   void stop();
 
+  //! Until `until`, pulls of images from `registry` fail (ErrImagePull, then ImagePullBackOff).
+  void set_registry_outage(const std::string& registry, Time until) { registry_outages_[registry] = until; }
+  //! The registry host of an image reference ("docker.io" when none is named).
+  static std::string registry_of(const std::string& image);
+
   //! Reads the inference server's configuration from the pod and the node's GPUs.
   AppProfile profile(const Object& pod, const Object* node) const;
 
@@ -46,6 +51,7 @@ class Kubelet {
     int restarts = 0;
     bool weights_cached = false;  //!< emptyDir survives container restarts
     bool terminating = false;
+    int pull_failures = 0;        //!< consecutive failed pulls: drives the image back-off
     Time container_start = 0;
   };
 
@@ -61,6 +67,9 @@ class Kubelet {
   //! Applies `fn` to the pod's status and writes it; false when the pod is gone or changed identity.
   bool write_status(const std::string& uid, const std::function<void(Object&)>& fn);
   Duration pull_time(const std::string& node, const std::string& image, Duration& out_total);
+  //! When `image` cannot be pulled now: records ErrImagePull/ImagePullBackOff on the container and
+  //! returns the back-off before the next attempt; 0 when the pull can proceed.
+  Duration pull_blocked(const std::string& uid, const std::string& image, const std::string& container, bool init);
 
   Cluster& cluster_;
   Executor& executor_;
@@ -73,6 +82,7 @@ class Kubelet {
   std::map<std::string, Run> runs_;                       //!< by pod uid
   std::map<std::string, std::map<std::string, Time>> images_;  //!< node -> image -> time its pull completes
   std::set<std::string> dead_nodes_;
+  std::map<std::string, Time> registry_outages_;
   uint64_t next_ip_ = 0;
   std::unique_ptr<WatchSubscription> pod_watch_, node_watch_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

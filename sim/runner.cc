@@ -251,6 +251,9 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
             } else if constexpr (std::is_same_v<T, SetQuotaAction>) {
               sim_cloud.set_quota(act.sku, static_cast<int>(act.count));
               log.record("Timeline", text, "done");
+            } else if constexpr (std::is_same_v<T, RegistryOutageAction>) {
+              kubelet.set_registry_outage(act.registry, clock.now() + act.duration);
+              log.record("Timeline", text, "done");
             } else if constexpr (std::is_same_v<T, CapacityOutageAction>) {
               sim_cloud.capacity_outage(act.sku, clock.now() + act.duration);
               log.record("Timeline", text, "done");

@@ -131,6 +131,9 @@ std::string TimelineAction::text() const {
     std::string operator()(const CapacityOutageAction& a) const {
       return "capacity outage of " + a.sku + " for " + format_duration(a.duration);
     }
+    std::string operator()(const RegistryOutageAction& a) const {
+      return "registry outage of " + a.registry + " for " + format_duration(a.duration);
+    }
     std::string operator()(const ApplyAction& a) const {
       std::vector<std::string> keys;
       for (const auto& m : a.manifests) {
@@ -914,7 +917,7 @@ class Loader {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
     static const std::vector<std::string> kActions = {"scale", "fail_node", "delete", "set_quota",
-                                                      "capacity_outage", "apply"};
+                                                      "capacity_outage", "registry_outage", "apply"};
     std::vector<std::string> allowed = kActions;
     allowed.insert(allowed.begin(), "at");
     catalog::check_keys(doc, ptr, allowed);
@@ -963,6 +966,17 @@ class Loader {
       CapacityOutageAction a;
       require_present(doc, p, "sku");
       a.sku = get_string(doc, pointer_join(p, "sku"));
+      require_present(doc, p, "duration");
+      a.duration = get_positive_duration(doc, pointer_join(p, "duration"));
+      t.action = a;
+    } else if (which == "registry_outage") {
+      require_map(doc, p);
+      catalog::check_keys(doc, p, {"registry", "duration"});
+      RegistryOutageAction a;
+      require_present(doc, p, "registry");
+      a.registry = get_string(doc, pointer_join(p, "registry"));
+      if (a.registry.empty() || a.registry.find('/') != std::string::npos)
+        throw doc.error(pointer_join(p, "registry"), "expected a registry host such as myregistry.azurecr.io");
       require_present(doc, p, "duration");
       a.duration = get_positive_duration(doc, pointer_join(p, "duration"));
       t.action = a;

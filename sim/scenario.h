@@ -150,6 +150,11 @@ struct CapacityOutageAction {
   std::string sku;
   Duration duration = 0;
 };
+//! Pulls from `registry` (e.g. myregistry.azurecr.io) fail from the action's time for `duration`.
+struct RegistryOutageAction {
+  std::string registry;
+  Duration duration = 0;
+};
 struct ApplyAction {
   std::vector<ManifestSource> manifests;  //!< each with `at` set to the action's time
 };
@@ -157,7 +162,9 @@ struct ApplyAction {
 //! One scheduled event of the scenario. Actions keep file order; same-time actions run in it.
 struct TimelineAction {
   Duration at = 0;
-  std::variant<ScaleAction, FailNodeAction, DeleteAction, SetQuotaAction, CapacityOutageAction, ApplyAction> action;
+  std::variant<ScaleAction, FailNodeAction, DeleteAction, SetQuotaAction, CapacityOutageAction, ApplyAction,
+               RegistryOutageAction>
+      action;
   int line = 0;
   //! "scale workspace-phi-3-mini to 2", "fail 1 node of workspace-phi-3-mini", "delete Workspace ...".
   std::string text() const;

@@ -118,6 +118,8 @@ const BadInput kBadInputs[] = {
     {"bad_duration", "name: x\nduration: 15\n", ":2:11:", "duration"},
     {"wrong_type", "name: x\nduration: 30m\nseed: abc\n", ":3:7:", "seed"},
     {"missing_file", "name: x\nduration: 30m\nworkspaces:\n  - file: nope.yaml\n", ":4:", "nope.yaml"},
+    {"registry_with_path", "name: x\nduration: 30m\ntimeline:\n  - {at: 1m, registry_outage: {registry: a.io/x, duration: 5m}}\n",
+     ":4:", "expected a registry host"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Cli, BadScenario, ::testing::ValuesIn(kBadInputs),

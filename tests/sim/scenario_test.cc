@@ -390,11 +390,11 @@ TEST_F(ScenarioTest, TimelineActionAfterEnd) {
 TEST_F(ScenarioTest, TimelineActionShape) {
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h}\n"),
             at(6, 5) + "timeline[0]: expected an action: one of scale, fail_node, delete, set_quota, "
-                       "capacity_outage, apply");
+                       "capacity_outage, registry_outage, apply");
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h, delete: workspace/workspace-phi-3-mini, "
                                           "set_quota: {sku: a, count: 1}}\n"),
             at(6, 54) + "timeline[0].set_quota: only one of scale, fail_node, delete, set_quota, capacity_outage, "
-                        "apply may be given; found delete and set_quota");
+                        "registry_outage, apply may be given; found delete and set_quota");
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h, delete: workspaces/x/y/z}\n"),
             at(6, 22) + "timeline[0].delete: expected kind/name or kind/namespace/name (e.g. "
                         "workspace/workspace-phi-3-mini), got \"workspaces/x/y/z\"");
