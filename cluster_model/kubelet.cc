@@ -65,6 +65,14 @@ json set_pod_condition(json& status, const char* type, const char* st, Time now,
   return conds;
 }
 
+// The kubelet's back-off for crash loops and image pulls alike: 10 s after the first failure,
+// doubling, at most 5 minutes.
+Duration kubelet_backoff(int earlier_failures) {
+  Duration backoff = 10 * kSecond;
+  for (int i = 0; i < earlier_failures && backoff < 300 * kSecond; ++i) backoff *= 2;
+  return std::min<Duration>(backoff, 300 * kSecond);
+}
+
 }  // namespace
 
 Kubelet::Kubelet(Cluster& cluster, Executor& executor, Clock& clock, const PresetRegistry& presets,
@@ -278,10 +286,7 @@ Duration Kubelet::pull_blocked(const std::string& uid, const std::string& image,
     run.pull_failures = 0;
     return 0;
   }
-  // The kubelet's image back-off: 10 s, doubling, at most 5 minutes.
-  Duration backoff = 10 * kSecond;
-  for (int i = 0; i < run.pull_failures && backoff < 300 * kSecond; ++i) backoff *= 2;
-  backoff = std::min<Duration>(backoff, 300 * kSecond);
+  const Duration backoff = kubelet_backoff(run.pull_failures);
   const bool first = run.pull_failures++ == 0;
   const std::string reason = first ? "ErrImagePull" : "ImagePullBackOff";
   const std::string message = first ? "failed to pull and unpack image \"" + image + "\": failed to resolve reference: dial tcp: lookup " +
@@ -490,10 +495,7 @@ void Kubelet::crash(const std::string& uid, uint64_t epoch, const std::string& r
   const std::string who = run.ns + "/" + run.name;
   auto got = cluster_.get("Pod", run.ns, run.name);
   const bool never_restart = got && (*got)->str("/spec/restartPolicy", "Always") == "Never";
-  // Back-off doubles from 10 s up to 5 min, as the kubelet's CrashLoopBackOff does.
-  Duration backoff = 10 * kSecond;
-  for (int i = 1; i < run.restarts && backoff < 300 * kSecond; ++i) backoff *= 2;
-  backoff = std::min<Duration>(backoff, 300 * kSecond);
+  const Duration backoff = kubelet_backoff(run.restarts - 1);  // CrashLoopBackOff
   write_status(uid, [&](Object& p) {
     json& st = p.mut("/status");
     json terminated = {{"exitCode", exit_code}, {"reason", reason}, {"message", message},

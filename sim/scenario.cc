@@ -961,25 +961,13 @@ class Loader {
       a.count = get_int(doc, pointer_join(p, "count"), 0);
       t.action = a;
     } else if (which == "capacity_outage") {
-      require_map(doc, p);
-      catalog::check_keys(doc, p, {"sku", "duration"});
-      CapacityOutageAction a;
-      require_present(doc, p, "sku");
-      a.sku = get_string(doc, pointer_join(p, "sku"));
-      require_present(doc, p, "duration");
-      a.duration = get_positive_duration(doc, pointer_join(p, "duration"));
-      t.action = a;
+      auto [sku, duration] = parse_outage(p, "sku");
+      t.action = CapacityOutageAction{std::move(sku), duration};
     } else if (which == "registry_outage") {
-      require_map(doc, p);
-      catalog::check_keys(doc, p, {"registry", "duration"});
-      RegistryOutageAction a;
-      require_present(doc, p, "registry");
-      a.registry = get_string(doc, pointer_join(p, "registry"));
-      if (a.registry.empty() || a.registry.find('/') != std::string::npos)
+      auto [registry, duration] = parse_outage(p, "registry");
+      if (registry.empty() || registry.find('/') != std::string::npos)
         throw doc.error(pointer_join(p, "registry"), "expected a registry host such as myregistry.azurecr.io");
-      require_present(doc, p, "duration");
-      a.duration = get_positive_duration(doc, pointer_join(p, "duration"));
-      t.action = a;
+      t.action = RegistryOutageAction{std::move(registry), duration};
     } else {
       require_map(doc, p);
       catalog::check_keys(doc, p, {"file", "manifest"});
@@ -988,6 +976,17 @@ class Loader {
       t.action = std::move(a);
     }
     return t;
+  }
+
+  //! An outage action: {<subject_key>: name, duration: positive duration}.
+  std::pair<std::string, Duration> parse_outage(const std::string& ptr, const std::string& subject_key) {
+    const YamlDocument& doc = *doc_;
+    require_map(doc, ptr);
+    catalog::check_keys(doc, ptr, {subject_key, "duration"});
+    require_present(doc, ptr, subject_key.c_str());
+    std::string subject = get_string(doc, pointer_join(ptr, subject_key));
+    require_present(doc, ptr, "duration");
+    return {std::move(subject), get_positive_duration(doc, pointer_join(ptr, "duration"))};
   }
 
   DeleteAction parse_delete(const std::string& ptr) {
