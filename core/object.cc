@@ -244,6 +244,8 @@ const std::vector<ResourceInfo>& all_resources() {
       {"kaito.sh", "v1beta1", "Workspace", "workspaces", true, true},
       {"karpenter.sh", "v1", "NodeClaim", "nodeclaims", false, true},
       {"karpenter.sh", "v1", "NodePool", "nodepools", false, true},
+      {"karpenter.azure.com", "v1beta1", "AKSNodeClass", "aksnodeclasses", false, true},
+      {"karpenter.k8s.aws", "v1", "EC2NodeClass", "ec2nodeclasses", false, true},
       {"", "v1", "Node", "nodes", false, true},
       {"", "v1", "Pod", "pods", true, true},
       {"", "v1", "Service", "services", true, true},

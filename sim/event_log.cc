@@ -40,7 +40,7 @@ TransitionRecorder::TransitionRecorder(Cluster& cluster, EventLog& log, Clock& c
     : cluster_(cluster), log_(log), clock_(clock), start_(start) {}
 
 void TransitionRecorder::start() {
-  for (const char* kind : {"Workspace", "NodeClaim", "Node", "Pod", "StatefulSet", "Service", "Job", "ControllerRevision"})
+  for (const char* kind : {"Workspace", "NodePool", "NodeClaim", "Node", "Pod", "StatefulSet", "Service", "Job", "ControllerRevision"})
     watches_.push_back(cluster_.watch(kind, "", [this](const WatchEvent& ev) { on_event(ev); }));
 }
 
@@ -93,10 +93,15 @@ void TransitionRecorder::on_event(const WatchEvent& ev) {
     log("created");
     // A workspace re-created under the same name starts a new history.
     if (o.kind == "Workspace") workspaces_[o.meta.namespace_ + "/" + o.meta.name] = WorkspaceHistory{};
-    if (o.kind == "NodeClaim")
-      if (const std::string* ws = o.meta.label(kaito::kLabelWorkspace))
-        if (const std::string* ns = o.meta.label(kaito::kLabelWorkspaceNamespace))
-          ++workspaces_[*ns + "/" + *ws].nodeclaims_created;
+    if (o.kind == "NodeClaim") {
+      const std::string* ws = o.meta.label(kaito::kLabelWorkspace);
+      const std::string* ns = o.meta.label(kaito::kLabelWorkspaceNamespace);
+      if (!ws || !ns) {  // karpenter mode: made by the workspace's NodePool
+        ws = o.meta.label(kaito::kLabelKarpenterWorkspaceName);
+        ns = o.meta.label(kaito::kLabelKarpenterWorkspaceNamespace);
+      }
+      if (ws && ns) ++workspaces_[*ns + "/" + *ws].nodeclaims_created;
+    }
   }
   if (o.meta.deletion_timestamp && (!prev || !prev->meta.deletion_timestamp)) log("deleting");
 
@@ -120,6 +125,9 @@ void TransitionRecorder::on_event(const WatchEvent& ev) {
     if (!hist.ready_at && condition_is_true(conds, kaito::kCondWorkspaceSucceeded)) hist.ready_at = now;
   } else if (o.kind == "NodeClaim" || o.kind == "Job") {
     for (const auto& c : condition_changes(before_conds, conds, true)) log(c);
+  } else if (o.kind == "NodePool") {
+    const json& replicas = o.at("/spec/replicas");
+    if (!replicas.is_null() && (!prev || prev->at("/spec/replicas") != replicas)) log("replicas=" + replicas.dump());
   } else if (o.kind == "Node") {
     for (const auto& c : condition_changes(before_conds, conds, false))
       if (c.rfind("Ready=", 0) == 0) log(c);

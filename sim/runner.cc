@@ -15,6 +15,7 @@
 #include "core/admission/workspace_validation.h"
 #include "core/api/workspace.h"
 #include "core/controllers/nodeclaim_controller.h"
+#include "core/controllers/nodepool_controller.h"
 #include "core/controllers/workspace_controller.h"
 #include "core/k8s/conditions.h"
 #include "core/k8s/printers.h"
@@ -71,6 +72,22 @@ Object preexisting_node(const NodeSpec& spec, const std::string& name, const Sku
   return node;
 }
 
+Object ready_node_class(const KarpenterNodeClassConfig& cfg, const std::string& name, Time now) {
+  Object nc;
+  nc.api_version = cfg.group + "/" + cfg.version;
+  nc.kind = cfg.kind;
+  nc.meta.name = name;
+  if (name == cfg.default_name) nc.meta.labels["karpenter.kaito.sh/default"] = "true";
+  nc.body["spec"] = json::object();
+  if (cfg.kind == "AKSNodeClass") {
+    nc.body["spec"]["imageFamily"] = name == "image-family-azure-linux" ? "AzureLinux" : "Ubuntu";
+    nc.body["spec"]["osDiskSizeGB"] = 300;
+  }
+  nc.body["status"] = {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}, {"reason", "Ready"},
+                                                    {"message", ""}, {"lastTransitionTime", format_rfc3339(now)}}})}};
+  return nc;
+}
+
 }  // namespace
 
 RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const RunOptions& options) {
@@ -95,6 +112,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
 
   OperatorConfig op;
   op.cloud = cloud;
+  op.node_class = default_node_class_config(cloud);
   switch (sc.cluster.node_provisioner) {
     case ProvisionerKind::kGpuProvisioner: op.node_provisioner = NodeProvisionerKind::kGpuProvisioner; break;
     case ProvisionerKind::kKarpenter: op.node_provisioner = NodeProvisionerKind::kKarpenter; break;
@@ -174,6 +192,22 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
   if (op.nap()) {
     nc_reconciler.setup_watches(nc_controller);
     nc_reconciler.start_garbage_collection(exec);
+  }
+  // Karpenter mode: Karpenter's static NodePool controller, and the NodeClasses KAITO creates at start
+  // (from its ConfigMap) which the Karpenter provider reports Ready.
+  NodePoolReconciler np_reconciler(api, clock, events);
+  Controller np_controller(ControllerOptions{"nodepool", 10}, np_reconciler, exec, clock);
+  if (op.node_provisioner == NodeProvisionerKind::kKarpenter) {
+    np_reconciler.setup_watches(np_controller);
+    for (const auto& name : op.node_class.allowed_names) {
+      Object node_class = ready_node_class(op.node_class, name, clock.now());
+      auto r = store.create(node_class);  // status is a subresource: written by the provider afterwards
+      if (r) {
+        node_class.meta = r.value()->meta;
+        r = store.update_status(std::move(node_class));
+      }
+      if (!r) log.record(op.node_class.kind, name, "create failed: " + r.error().message);
+    }
   }
 
   // Pre-existing nodes, then manifests and timeline at their times.
@@ -328,6 +362,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
   };
   const auto statefulsets = list("StatefulSet");
   out.tables += get_cmd("workspace", workspaces) + print_objects("Workspace", workspaces, now, ws_version);
+  if (const auto pools = list("NodePool"); !pools.empty())
+    out.tables += "\n$ kubectl get nodepools\n" + print_objects("NodePool", pools, now);
   out.tables += "\n$ kubectl get nodeclaims\n" + print_objects("NodeClaim", list("NodeClaim"), now);
   out.tables += "\n$ kubectl get nodes\n" + print_objects("Node", list("Node"), now);
   out.tables += "\n" + get_cmd("statefulsets", statefulsets) + print_objects("StatefulSet", statefulsets, now);

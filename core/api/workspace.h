@@ -23,6 +23,12 @@ inline constexpr const char* kAnnotationRuntime = "kaito.sh/runtime";
 inline constexpr const char* kAnnotationBypassResourceChecks = "kaito.sh/bypass-resource-checks";
 inline constexpr const char* kAnnotationEnableLB = "kaito.sh/enablelb";
 inline constexpr const char* kAnnotationNodeImageFamily = "kaito.sh/node-image-family";
+inline constexpr const char* kAnnotationNodeClassName = "kaito.sh/node-class-name";
+// Karpenter mode (per-workspace NodePool): ownership labels on the NodePool, its NodeClaims and nodes.
+inline constexpr const char* kLabelKarpenterWorkspaceName = "karpenter.kaito.sh/workspace-name";
+inline constexpr const char* kLabelKarpenterWorkspaceNamespace = "karpenter.kaito.sh/workspace-namespace";
+inline constexpr const char* kLabelKarpenterManagedBy = "karpenter.kaito.sh/managed-by";
+inline constexpr const char* kLabelCreatedByInferenceSet = "inferenceset.kaito.sh/created-by";
 inline constexpr const char* kAnnotationHash = "workspace.kaito.io/hash";
 inline constexpr const char* kAnnotationRevision = "workspace.kaito.io/revision";
 inline constexpr const char* kLabelRevisionWorkspaceName = "workspace.kaito.io/name";

@@ -1,6 +1,7 @@
 #include "core/controllers/node_provisioner.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "core/controllers/workspace_manifests.h"
 
@@ -39,14 +40,17 @@ bool node_is_ready(const Object& node) {
 }
 
 Result<std::vector<ObjectPtr>> workspace_nodes(Cluster& cluster, const Object& ws, bool with_ownership_labels) {
-  LabelSelector sel;
-  sel.match_labels = kaito::sanitized_match_labels(ws.at("/resource/labelSelector"));
+  Labels labels = kaito::sanitized_match_labels(ws.at("/resource/labelSelector"));
   if (with_ownership_labels) {
-    sel.match_labels[kaito::kLabelWorkspace] = ws.meta.name;
-    sel.match_labels[kaito::kLabelWorkspaceNamespace] = ws.meta.namespace_;
+    labels[kaito::kLabelWorkspace] = ws.meta.name;
+    labels[kaito::kLabelWorkspaceNamespace] = ws.meta.namespace_;
   }
+  return nodes_with_labels(cluster, labels);
+}
+
+Result<std::vector<ObjectPtr>> nodes_with_labels(Cluster& cluster, const Labels& labels) {
   ListOptions opts;
-  opts.selector = sel;
+  opts.selector = LabelSelector{labels, {}};
   return cluster.list("Node", opts);
 }
 
@@ -65,6 +69,54 @@ int64_t gpu_capacity(const Object& node) {
 }
 
 std::string str_of(int64_t v) { return std::to_string(v); }
+
+bool claim_ready(const Object& nc) {
+  if (nc.meta.deletion_timestamp) return false;
+  const std::string ready = condition_status(nc.at("/status/conditions"), "Ready");
+  if (!ready.empty()) return ready == "True";
+  return !nc.str("/status/nodeName").empty();
+}
+
+//! The earliest lifecycle condition (Launched, then Registered, Initialized) that is False with a
+//! reason on any live NodeClaim: the cloud's error surfaces in the workspace (KAITO PR #2203).
+std::optional<std::pair<std::string, std::string>> first_provisioning_failure(const std::vector<ObjectPtr>& claims) {
+  for (const char* type : {"Launched", "Registered", "Initialized"})
+    for (const auto& c : claims) {
+      if (c->meta.deletion_timestamp) continue;
+      auto cond = find_condition(c->at("/status/conditions"), type);
+      if (cond && cond->status == "False" && !cond->reason.empty())
+        return std::make_pair(cond->reason, "NodeClaim " + c->meta.name + " " + type + "=False: " + cond->message);
+    }
+  return std::nullopt;
+}
+
+//! KAITO's CheckIfNodePluginsReady over ready NodeClaims: each one's node exists and is Ready, gets the
+//! `accelerator=nvidia` label, and advertises nvidia.com/gpu capacity. Returns whether all passed.
+Result<bool> node_plugins_ready(Cluster& cluster, const std::vector<ObjectPtr>& claims, bool& nodes_changed) {
+  for (const auto& c : claims) {
+    if (c->meta.deletion_timestamp || !claim_ready(*c)) continue;
+    const std::string node_name = c->str("/status/nodeName");
+    if (node_name.empty()) return false;
+    auto node = cluster.get("Node", "", node_name);
+    if (!node || !node_is_ready(**node)) return false;
+    const std::string* acc = (*node)->meta.label("accelerator");
+    if (!acc || *acc != "nvidia") {
+      auto patched = cluster.patch("Node", "", node_name, {{"metadata", {{"labels", {{"accelerator", "nvidia"}}}}}});
+      if (!patched) return patched.error();
+      nodes_changed = true;
+    }
+    if (gpu_capacity(**node) <= 0) return false;
+  }
+  return true;
+}
+
+//! ", warning: node X has MemoryPressure" for the first node under pressure, else "".
+std::string pressure_warning(const std::vector<ObjectPtr>& nodes) {
+  for (const auto& node : nodes)
+    for (const char* p : {"MemoryPressure", "DiskPressure", "PIDPressure"})
+      if (condition_is_true(node->at("/status/conditions"), p)) return "; warning: node " + node->meta.name + " has " + p;
+  return "";
+}
 
 // The gpu-provisioner backend: one NodeClaim per node; Azure/gpu-provisioner turns each into an
 // agent pool with one VM.
@@ -100,13 +152,6 @@ class GpuProvisioner : public NodeProvisioner {
     for (const auto& node : *ctx.owned_nodes)
       if (node_is_ready(*node) && !node->meta.label(kLabelNodePool)) ++n;
     return n;
-  }
-
-  static bool claim_ready(const Object& nc) {
-    if (nc.meta.deletion_timestamp) return false;
-    const std::string ready = condition_status(nc.at("/status/conditions"), "Ready");
-    if (!ready.empty()) return ready == "True";
-    return !nc.str("/status/nodeName").empty();
   }
 
   Status provision_nodes(const ProvisionContext& ctx) override {
@@ -154,21 +199,11 @@ class GpuProvisioner : public NodeProvisioner {
 
     // GPU plugin check, only for SKUs KAITO knows.
     if (d_.skus.find(d_.config.cloud, sku)) {
-      for (const auto& c : claims) {
-        if (c->meta.deletion_timestamp || !claim_ready(*c)) continue;
-        const std::string node_name = c->str("/status/nodeName");
-        if (node_name.empty()) return NodesReadiness{false, true};
-        auto node = d_.cluster.get("Node", "", node_name);
-        if (!node) return NodesReadiness{false, true};
-        if (!node_is_ready(**node)) return NodesReadiness{false, true};
-        const std::string* acc = (*node)->meta.label("accelerator");
-        if (!acc || *acc != "nvidia") {
-          auto patched = d_.cluster.patch("Node", "", node_name, {{"metadata", {{"labels", {{"accelerator", "nvidia"}}}}}});
-          if (!patched) return patched.error();
-          ctx.owned_nodes.reset();
-        }
-        if (gpu_capacity(**node) <= 0) return NodesReadiness{false, true};
-      }
+      bool nodes_changed = false;
+      auto plugins = node_plugins_ready(d_.cluster, claims, nodes_changed);
+      if (nodes_changed) ctx.owned_nodes.reset();
+      if (!plugins) return plugins.error();
+      if (!*plugins) return NodesReadiness{false, true};
     }
     return NodesReadiness{true, false};
   }
@@ -207,27 +242,13 @@ class GpuProvisioner : public NodeProvisioner {
       nc.reason = "NodeClaimNotReady";
       nc.message = "Ready NodeClaims are not enough (TargetNodeClaims: " + str_of(needed) +
                    ", CurrentReadyNodeClaims: " + str_of(ready_claims) + ")";
-      // Surface the earliest failing lifecycle condition of a NodeClaim (KAITO PR #2203).
-      for (const char* type : {"Launched", "Registered", "Initialized"}) {
-        bool found = false;
-        for (const auto& c : claims) {
-          if (c->meta.deletion_timestamp) continue;
-          auto cond = find_condition(c->at("/status/conditions"), type);
-          if (cond && cond->status == "False" && !cond->reason.empty()) {
-            nc.reason = cond->reason;
-            nc.message = "NodeClaim " + c->meta.name + " " + type + "=False: " + cond->message;
-            found = true;
-            break;
-          }
-        }
-        if (found) break;
-      }
+      if (auto failure = first_provisioning_failure(claims)) std::tie(nc.reason, nc.message) = *failure;
     }
 
     const std::string& sku = ctx.spec.resource.instance_type;
     int ready_nodes = 0;
-    std::string pressure;
     const auto& nodes = *ctx.owned_nodes;
+    const std::string pressure = pressure_warning(nodes);
     worker_nodes.clear();
     bool plugins_ready = true;
     for (const auto& node : nodes) {
@@ -236,9 +257,6 @@ class GpuProvisioner : public NodeProvisioner {
       if (!node_is_ready(*node) || !it || *it != sku) continue;
       ++ready_nodes;
       if (d_.skus.find(d_.config.cloud, sku) && gpu_capacity(*node) <= 0) plugins_ready = false;
-      for (const char* p : {"MemoryPressure", "DiskPressure", "PIDPressure"})
-        if (condition_is_true(node->at("/status/conditions"), p) && pressure.empty())
-          pressure = "; warning: node " + node->meta.name + " has " + p;
     }
     std::sort(worker_nodes.begin(), worker_nodes.end());
     Condition nr{kaito::kCondNodesReady, "True", "NodesReady", "", gen, 0};
@@ -323,11 +341,203 @@ class ByoProvisioner : public NodeProvisioner {
   ProvisionerDeps d_;
 };
 
+
+// Karpenter mode: one NodePool per workspace with static capacity (spec.replicas); Karpenter creates
+// and heals the NodeClaims. Ready BYO nodes and legacy gpu-provisioner NodeClaims cover part of the
+// target, and replicas only ever grow so running Karpenter nodes are never disrupted.
+class KarpenterProvisioner : public NodeProvisioner {
+ public:
+  explicit KarpenterProvisioner(const ProvisionerDeps& d) : d_(d) {}
+
+  struct Snapshot {
+    int ready_with_instance_type = 0;  //!< BYO + legacy + Karpenter nodes, Ready, of the right SKU
+    int covered_by_others = 0;         //!< ready BYO nodes + live legacy NodeClaims
+    int target_claims = 0;
+    std::vector<ObjectPtr> claims;     //!< this workspace's NodePool's NodeClaims
+    std::vector<ObjectPtr> ready_claims;
+  };
+
+  std::string node_class_name(const Object& ws) const {
+    const std::string* a = ws.meta.annotation(kaito::kAnnotationNodeClassName);
+    return a && !a->empty() ? *a : d_.config.node_class.default_name;
+  }
+
+  Status check_node_class(const std::string& name) {
+    auto nc = d_.cluster.get(d_.config.node_class.kind, "", name);
+    std::string why;
+    if (!nc) why = "getting NodeClass \"" + name + "\": " + nc.error().message;
+    else if (!(*nc)->at("/status/conditions").is_array()) why = "NodeClass \"" + name + "\" has no status conditions";
+    else if (!condition_is_true((*nc)->at("/status/conditions"), "Ready"))
+      why = "NodeClass \"" + name + "\" exists but is not Ready";
+    if (why.empty()) return {};
+    return make_error(ErrorCode::kUnavailable, "NodeClass \"" + name + "\" is not ready: " + why, "NodeClassNotReady");
+  }
+
+  // KAITO's countCoveredNodes: nodes of sibling workspaces sharing the selector do not count.
+  Status count_covered(const ProvisionContext& ctx, Snapshot& snap) {
+    if (!ctx.ws.at("/resource/labelSelector").is_object()) return {};
+    auto nodes = workspace_nodes(d_.cluster, ctx.ws, false);
+    if (!nodes) return nodes.error();
+    int byo = 0;
+    for (const auto& node : nodes.value()) {
+      const std::string* it = node->meta.label(kLabelInstanceType);
+      if (!node_is_ready(*node) || !it || *it != ctx.spec.resource.instance_type) continue;
+      const std::string* karpenter_owner = node->meta.label(kaito::kLabelKarpenterWorkspaceName);
+      const std::string* legacy_owner = node->meta.label(kaito::kLabelWorkspace);
+      if ((karpenter_owner && *karpenter_owner != ctx.ws.meta.name) || (legacy_owner && *legacy_owner != ctx.ws.meta.name))
+        continue;
+      ++snap.ready_with_instance_type;
+      if (!karpenter_owner && !legacy_owner) ++byo;
+    }
+    ListOptions legacy_opts;
+    legacy_opts.selector = LabelSelector{
+        {{kaito::kLabelWorkspace, ctx.ws.meta.name}, {kaito::kLabelWorkspaceNamespace, ctx.ws.meta.namespace_}}, {}};
+    auto legacy = d_.cluster.list("NodeClaim", legacy_opts);
+    if (!legacy) return legacy.error();
+    int legacy_live = 0;
+    for (const auto& c : legacy.value()) legacy_live += c->meta.deletion_timestamp ? 0 : 1;
+    snap.covered_by_others = byo + legacy_live;
+    return {};
+  }
+
+  Result<Snapshot> snapshot(const ProvisionContext& ctx) {
+    Snapshot snap;
+    ListOptions opts;
+    opts.selector = LabelSelector{{{kLabelNodePool, nodepool_name(ctx.ws.meta.namespace_, ctx.ws.meta.name)}}, {}};
+    auto claims = d_.cluster.list("NodeClaim", opts);
+    if (!claims) return claims.error();
+    snap.claims = std::move(claims.value());
+    for (const auto& c : snap.claims)
+      if (claim_ready(*c)) snap.ready_claims.push_back(c);
+    if (Status s = count_covered(ctx, snap); !s) return s.error();
+    snap.target_claims = std::max(0, ctx.target_nodes - snap.covered_by_others);
+    return snap;
+  }
+
+  Status provision_nodes(const ProvisionContext& ctx) override {
+    const std::string class_name = node_class_name(ctx.ws);
+    if (Status s = check_node_class(class_name); !s) return s;
+    Snapshot snap;
+    if (Status s = count_covered(ctx, snap); !s) return s;
+    const int64_t desired = static_cast<int64_t>(ctx.target_nodes) - snap.covered_by_others;
+    if (desired <= 0) return {};
+    const std::string name = nodepool_name(ctx.ws.meta.namespace_, ctx.ws.meta.name);
+    auto existing = d_.cluster.get("NodePool", "", name);
+    if (!existing) {
+      if (!existing.is(ErrorCode::kNotFound)) return existing.error();
+      auto created = d_.cluster.create(build_nodepool(ctx.ws, ctx.spec, d_.config, class_name, desired));
+      if (!created && !created.is(ErrorCode::kAlreadyExists)) {
+        d_.events.warning(ctx.ws, "NodePoolCreationFailed", "Failed to create NodePool " + name + ": " + created.error().message);
+        return created.error();
+      }
+      if (created) d_.events.normal(ctx.ws, "NodePoolCreated", "Created NodePool " + name + " with " + str_of(desired) + " replicas");
+      return {};
+    }
+    const json& current = existing.value()->at("/spec/replicas");
+    if (current.is_number_integer() && current.get<int64_t>() >= desired) return {};  // never scale down
+    Object updated = *existing.value();
+    updated.body["spec"]["replicas"] = desired;
+    auto r = d_.cluster.update(std::move(updated));
+    if (!r) return r.error();
+    d_.events.normal(ctx.ws, "NodePoolUpdated", "Updated NodePool " + name + " replicas to " + str_of(desired));
+    return {};
+  }
+
+  Result<NodesReadiness> ensure_nodes_ready(const ProvisionContext& ctx) override {
+    auto snap = snapshot(ctx);
+    if (!snap) return snap.error();
+    if (static_cast<int>(snap->ready_claims.size()) < snap->target_claims) return NodesReadiness{false, false};
+    if (snap->ready_with_instance_type < ctx.target_nodes) return NodesReadiness{false, true};
+    bool nodes_changed = false;
+    auto plugins = node_plugins_ready(d_.cluster, snap->ready_claims, nodes_changed);
+    if (!plugins) return plugins.error();
+    return *plugins ? NodesReadiness{true, false} : NodesReadiness{false, true};
+  }
+
+  // Karpenter cascades NodePool -> NodeClaims -> nodes -> VMs.
+  Status delete_nodes(const Object& ws) override {
+    const std::string name = nodepool_name(ws.meta.namespace_, ws.meta.name);
+    auto np = d_.cluster.get("NodePool", "", name);
+    if (!np) return np.is(ErrorCode::kNotFound) ? Status{} : Status(np.error());
+    if (np.value()->meta.deletion_timestamp) return {};
+    Status s = d_.cluster.remove("NodePool", "", name);
+    if (!s && !s.is(ErrorCode::kNotFound)) return s;
+    d_.events.normal(ws, "NodePoolDeleted", "Deleted NodePool " + name);
+    return {};
+  }
+
+  std::vector<std::string> condition_types() const override {
+    return {kaito::kCondNodeClaimReady, kaito::kCondNodesReady, kaito::kCondResourceReady};
+  }
+
+  Result<std::vector<Condition>> collect_conditions(const ProvisionContext& ctx,
+                                                    std::vector<std::string>& worker_nodes) override {
+    auto snap_or = snapshot(ctx);
+    if (!snap_or) return snap_or.error();
+    const Snapshot& snap = *snap_or;
+    const int64_t gen = ctx.ws.meta.generation;
+    Condition nc{kaito::kCondNodeClaimReady, "False", "NodeClaimNotReady", "Ready NodeClaims are not enough", gen, 0};
+    Condition nr{kaito::kCondNodesReady, "False", "NodeNotReady", "Not enough Nodes are ready", gen, 0};
+    Condition rr{kaito::kCondResourceReady, "False", "workspaceResourceStatusNotReady",
+                 "node claim or node status condition not ready", gen, 0};
+    if (static_cast<int>(snap.ready_claims.size()) >= snap.target_claims) {
+      nc.status = "True";
+      nc.reason = "NodeClaimsReady";
+      nc.message = "Enough NodeClaims are ready";
+    } else if (auto failure = first_provisioning_failure(snap.claims)) {
+      std::tie(nc.reason, nc.message) = *failure;
+    }
+
+    auto nodes = nodes_with_labels(d_.cluster, workload_node_labels(ctx.ws, d_.config));
+    if (!nodes) return nodes.error();
+    worker_nodes.clear();
+    for (const auto& node : nodes.value()) worker_nodes.push_back(node->meta.name);
+    std::sort(worker_nodes.begin(), worker_nodes.end());
+
+    if (snap.ready_with_instance_type >= ctx.target_nodes) {
+      bool plugins_ready = true;
+      if (!snap.ready_claims.empty()) {
+        // Status computation only reads: the accelerator label is added by ensure_nodes_ready.
+        for (const auto& c : snap.ready_claims) {
+          auto node = d_.cluster.get("Node", "", c->str("/status/nodeName"));
+          if (!node || !node_is_ready(**node) || gpu_capacity(**node) <= 0) plugins_ready = false;
+        }
+      }
+      if (plugins_ready) {
+        nr.status = "True";
+        nr.reason = "NodesReady";
+        nr.message = "Enough Nodes are ready with GPU resources";
+      } else {
+        nr.reason = "NodePluginsNotReady";
+        nr.message = "waiting all node plugins to be ready";
+      }
+    }
+    nr.message += pressure_warning(nodes.value());
+
+    if (nr.status == "True" && nc.status == "True") {
+      rr.status = "True";
+      rr.reason = "workspaceResourceStatusSuccess";
+      rr.message = "workspace resource is ready";
+    } else {
+      const Condition& failing = nc.status != "True" ? nc : nr;
+      rr.reason = failing.reason;
+      rr.message = failing.message;
+    }
+    return std::vector<Condition>{nr, nc, rr};
+  }
+
+ private:
+  ProvisionerDeps d_;
+};
+
 }  // namespace
 
 std::unique_ptr<NodeProvisioner> make_node_provisioner(const ProvisionerDeps& deps) {
-  if (deps.config.node_provisioner == NodeProvisionerKind::kByo) return std::make_unique<ByoProvisioner>(deps);
-  // Karpenter mode is modelled with the NodeClaim path until its NodePool backend lands.
+  switch (deps.config.node_provisioner) {
+    case NodeProvisionerKind::kByo: return std::make_unique<ByoProvisioner>(deps);
+    case NodeProvisionerKind::kKarpenter: return std::make_unique<KarpenterProvisioner>(deps);
+    case NodeProvisionerKind::kGpuProvisioner: break;
+  }
   return std::make_unique<GpuProvisioner>(deps);
 }
 
@@ -338,6 +548,12 @@ const char* node_provisioner_name(NodeProvisionerKind k) {
     case NodeProvisionerKind::kByo: return "byo";
   }
   return "unknown";
+}
+
+KarpenterNodeClassConfig default_node_class_config(const std::string& cloud) {
+  if (cloud == "aws") return {"karpenter.k8s.aws", "v1", "EC2NodeClass", "default", {"default"}};
+  return {"karpenter.azure.com", "v1beta1", "AKSNodeClass", "image-family-ubuntu",
+          {"image-family-azure-linux", "image-family-ubuntu"}};
 }
 
 bool parse_node_provisioner(const std::string& s, NodeProvisionerKind& out) {

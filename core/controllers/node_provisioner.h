@@ -1,5 +1,6 @@
 // KAITO's node-provisioner abstraction (pkg/nodeprovision): gets nodes for a workspace and reports
-// NodeClaimReady / NodesReady / ResourceReady. Backends: gpu-provisioner (NodeClaims) and BYO.
+// NodeClaimReady / NodesReady / ResourceReady. Backends: gpu-provisioner (NodeClaims), karpenter
+// (a NodePool per workspace) and BYO.
 #pragma once
 #include <map>
 #include <memory>
@@ -80,6 +81,7 @@ std::unique_ptr<NodeProvisioner> make_node_provisioner(const ProvisionerDeps& de
 
 //! Nodes that carry the workspace's sanitized matchLabels (+ ownership labels with NAP).
 Result<std::vector<ObjectPtr>> workspace_nodes(Cluster& cluster, const Object& ws, bool with_ownership_labels);
+Result<std::vector<ObjectPtr>> nodes_with_labels(Cluster& cluster, const Labels& labels);
 bool node_is_ready(const Object& node);
 //! Key used for expectations: "namespace/name".
 std::string workspace_key(const Object& ws);

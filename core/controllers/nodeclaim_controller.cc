@@ -12,9 +12,20 @@ namespace ktwin {
 
 namespace {
 
-bool managed_by_kaito(const Object& nc) {
+bool made_by_kaito(const Object& nc) {
   return nc.meta.label(kaito::kLabelWorkspace) || nc.meta.label("kaito.sh/ragengine");
 }
+
+//! KAITO's own NodeClaims (gpu-provisioner) and those of Karpenter NodePools (karpenter mode).
+bool handled_here(const Object& nc) { return made_by_kaito(nc) || nc.meta.label(kLabelNodePool); }
+
+bool in_kaito_pool(const Object& nc) {
+  const std::string* pool = nc.meta.label(kLabelNodePool);
+  return !pool || *pool == kNodeClaimNodePool;
+}
+
+// KAITO's AKSNodeClasses ask for a 300 GB OS disk; Karpenter NodeClaims carry no storage request.
+constexpr int64_t kKarpenterOsDiskGb = 300;
 
 int64_t parse_gib(const std::string& q) {
   static const std::regex kQty(R"(^([0-9]+)(Gi|G|Ti|T|Mi)?$)");
@@ -58,8 +69,10 @@ InstanceSpec NodeClaimReconciler::instance_spec(const Object& nc, std::string& p
   InstanceSpec spec;
   spec.name = nc.meta.name;
   spec.owner = nc.meta.name;
+  // gpu-provisioner makes each NodeClaim an AKS agent pool, whose names are short; Karpenter makes VMs.
+  const bool agent_pool = in_kaito_pool(nc);
   static const std::regex kPoolName("^[a-z][a-z0-9]{0,11}$");
-  if (!std::regex_match(spec.name, kPoolName))
+  if (agent_pool && !std::regex_match(spec.name, kPoolName))
     problem = "agent pool name " + spec.name + " is invalid: must match ^[a-z][a-z0-9]{0,11}$";
   const json& reqs = nc.at("/spec/requirements");
   if (reqs.is_array())
@@ -68,10 +81,14 @@ InstanceSpec NodeClaimReconciler::instance_spec(const Object& nc, std::string& p
         spec.instance_type = r["values"][0].get<std::string>();
   if (spec.instance_type.empty() && problem.empty()) problem = "no instance type requirement";
   spec.os_disk_gb = parse_gib(nc.str("/spec/resources/requests/storage"));
+  if (!agent_pool && spec.os_disk_gb <= 0) spec.os_disk_gb = kKarpenterOsDiskGb;
   if (spec.os_disk_gb <= 0 && problem.empty()) problem = "storage request must be greater than 0";
   spec.labels = nc.meta.labels;
-  spec.labels[kLabelNodePool] = kNodeClaimNodePool;
-  spec.labels[kaito::kLabelMachineType] = spec.instance_type.rfind("Standard_N", 0) == 0 || config_.cloud != "azure" ? "gpu" : "cpu";
+  if (agent_pool) {
+    spec.labels[kLabelNodePool] = kNodeClaimNodePool;
+    spec.labels[kaito::kLabelMachineType] =
+        spec.instance_type.rfind("Standard_N", 0) == 0 || config_.cloud != "azure" ? "gpu" : "cpu";
+  }
   spec.labels["kaito.sh/creation-timestamp"] = label_safe_time(nc.meta.creation_timestamp);
   const std::string* family = nc.meta.annotation(kaito::kAnnotationNodeImageFamily);
   spec.image_family = family ? *family : "ubuntu";
@@ -88,7 +105,7 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
     return {};
   }
   ObjectPtr snapshot = got.value();
-  if (!managed_by_kaito(*snapshot)) return {};  // not ours: gpu-provisioner only handles KAITO NodeClaims
+  if (!handled_here(*snapshot)) return {};
   if (snapshot->meta.deletion_timestamp) return finalize(*snapshot, error);
 
   if (!snapshot->meta.has_finalizer(kTerminationFinalizer)) {

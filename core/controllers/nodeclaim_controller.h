@@ -1,7 +1,8 @@
 // The gpu-provisioner role (spec §5): turns each KAITO NodeClaim into one machine through the
 // CloudProvider port and runs Karpenter's lifecycle on it: Launched -> Registered -> Initialized ->
 // Ready, liveness (5 min to launch, 15 min to register), 10 min NotReady repair, termination with a
-// finalizer, and the 2-minute garbage collection of leaked machines.
+// finalizer, and the 2-minute garbage collection of leaked machines. In karpenter mode the same
+// lifecycle runs the NodeClaims of per-workspace NodePools (Karpenter core + its cloud provider).
 #pragma once
 #include <string>
 

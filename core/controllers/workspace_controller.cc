@@ -33,6 +33,10 @@ void WorkspaceReconciler::setup_watches(Controller& c) {
       std::vector<Request> out;
       const std::string* name = ev.object->meta.label(kLabelWorkspace);
       const std::string* ns = ev.object->meta.label(kLabelWorkspaceNamespace);
+      if (!name || !ns) {  // a Karpenter NodeClaim of the workspace's NodePool
+        name = ev.object->meta.label(kaito::kLabelKarpenterWorkspaceName);
+        ns = ev.object->meta.label(kaito::kLabelKarpenterWorkspaceNamespace);
+      }
       if (!name || !ns) return out;
       if (ev.type == WatchEventType::kAdded) expectations_.observed(*ns + "/" + *name);
       out.push_back(Request{*ns, *name});

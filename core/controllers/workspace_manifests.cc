@@ -42,11 +42,60 @@ std::string nodeclaim_name(const std::string& ns, const std::string& name, Time 
 
 Labels workload_node_labels(const Object& ws, const OperatorConfig& cfg) {
   Labels labels = kaito::sanitized_match_labels(ws.at("/resource/labelSelector"));
-  if (cfg.nap()) {
+  if (cfg.node_provisioner == NodeProvisionerKind::kKarpenter) {
+    labels[kaito::kLabelKarpenterWorkspaceName] = ws.meta.name;
+    labels[kaito::kLabelKarpenterWorkspaceNamespace] = ws.meta.namespace_;
+  } else if (cfg.nap()) {
     labels[kaito::kLabelWorkspace] = ws.meta.name;
     labels[kaito::kLabelWorkspaceNamespace] = ws.meta.namespace_;
   }
   return labels;
+}
+
+std::string nodepool_name(const std::string& ns, const std::string& name) {
+  constexpr size_t kMaxLen = 253, kHashLen = 9;
+  const std::string full = ns + "-" + name;
+  if (full.size() <= kMaxLen) return full;
+  return full.substr(0, kMaxLen - 1 - kHashLen) + "-" + sha256_hex(full).substr(0, kHashLen);
+}
+
+Object build_nodepool(const Object& ws, const kaito::WorkspaceSpec& spec, const OperatorConfig& cfg,
+                      const std::string& node_class_name, int64_t replicas) {
+  const std::string* inference_set = ws.meta.label(kaito::kLabelCreatedByInferenceSet);
+  Object np;
+  np.api_version = "karpenter.sh/v1";
+  np.kind = "NodePool";
+  np.meta.name = nodepool_name(ws.meta.namespace_, ws.meta.name);
+  np.meta.labels = {{kaito::kLabelKarpenterManagedBy, "kaito"},
+                    {kaito::kLabelKarpenterWorkspaceName, ws.meta.name},
+                    {kaito::kLabelKarpenterWorkspaceNamespace, ws.meta.namespace_}};
+  // Template labels reach the NodeClaims and nodes, so pods' affinity (matchLabels) is satisfied.
+  json template_labels = json::object();
+  for (const auto& [k, v] : kaito::sanitized_match_labels(spec.resource.label_selector)) template_labels[k] = v;
+  template_labels[kaito::kLabelKarpenterWorkspaceName] = ws.meta.name;
+  template_labels[kaito::kLabelKarpenterWorkspaceNamespace] = ws.meta.namespace_;
+  if (inference_set) {
+    template_labels["karpenter.kaito.sh/inferenceset"] = *inference_set;
+    template_labels["karpenter.kaito.sh/inferenceset-namespace"] = ws.meta.namespace_;
+    np.meta.labels["karpenter.kaito.sh/inferenceset"] = *inference_set;
+    np.meta.labels["karpenter.kaito.sh/inferenceset-namespace"] = ws.meta.namespace_;
+  }
+  json reqs = json::array({{{"key", kLabelInstanceType}, {"operator", "In"}, {"values", {spec.resource.instance_type}}}});
+  if (cfg.node_class.group == "karpenter.azure.com")  // Azure Karpenter needs a regional placement scope
+    reqs.push_back({{"key", "karpenter.azure.com/placement-scope"}, {"operator", "In"}, {"values", {"regional"}}});
+  // InferenceSet children drift one at a time under KAITO's control; standalone ones let Karpenter do it.
+  const std::string drift_budget = inference_set ? "0" : "1";
+  np.body["spec"] = {
+      {"replicas", replicas},
+      {"template",
+       {{"metadata", {{"labels", template_labels}}},
+        {"spec",
+         {{"nodeClassRef", {{"group", cfg.node_class.group}, {"kind", cfg.node_class.kind}, {"name", node_class_name}}},
+          {"requirements", reqs},
+          {"taints", json::array({{{"key", "sku"}, {"value", "gpu"}, {"effect", "NoSchedule"}}})}}}}},
+      {"disruption",
+       {{"consolidateAfter", "0s"}, {"budgets", json::array({{{"nodes", drift_budget}, {"reasons", {"Drifted"}}}})}}}};
+  return np;
 }
 
 Object build_nodeclaim(const Object& ws, const kaito::WorkspaceSpec& spec, const OperatorConfig& cfg,

@@ -23,6 +23,14 @@ std::string nodeclaim_name(const std::string& ns, const std::string& name, Time 
 Object build_nodeclaim(const Object& ws, const kaito::WorkspaceSpec& spec, const OperatorConfig& cfg,
                        const std::string& name, double disk_gib);
 
+//! Karpenter mode: the workspace's NodePool is "<namespace>-<name>", cut to 253 characters with a
+//! 9-hex-digit sha256 suffix when longer.
+std::string nodepool_name(const std::string& ns, const std::string& name);
+
+//! The per-workspace Karpenter NodePool (static capacity: spec.replicas) KAITO creates in karpenter mode.
+Object build_nodepool(const Object& ws, const kaito::WorkspaceSpec& spec, const OperatorConfig& cfg,
+                      const std::string& node_class_name, int64_t replicas);
+
 Object build_service(const Object& ws, bool vllm);
 Object build_headless_service(const Object& ws);
 
@@ -48,7 +56,9 @@ std::string workspace_spec_hash(const Object& ws);
 
 Object build_controller_revision(const Object& ws, const std::string& hash, int64_t revision);
 
-//! Required node affinity labels for workload pods: user matchLabels plus, with NAP, the ownership labels.
+//! Required node affinity labels for workload pods, and the selector of a workspace's nodes: user
+//! matchLabels plus the provisioner's ownership labels (kaito.sh/workspace for gpu-provisioner,
+//! karpenter.kaito.sh/workspace-name for karpenter, none for BYO).
 Labels workload_node_labels(const Object& ws, const OperatorConfig& cfg);
 
 }  // namespace ktwin

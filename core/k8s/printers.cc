@@ -71,7 +71,8 @@ std::string label_or(const Object& o, const char* key, const std::string& fallba
 std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>& objects, Time now,
                           const std::string& ws_version) {
   std::vector<std::vector<std::string>> rows;
-  const bool namespaced = kind != "Node" && kind != "NodeClaim";
+  const ResourceInfo* info = resource_info(kind);
+  const bool namespaced = info ? info->namespaced : true;
   if (objects.empty()) return namespaced ? "No resources found in default namespace.\n" : "No resources found\n";
   auto add = [&](std::vector<std::string> header) { rows.push_back(std::move(header)); };
   if (kind == "Workspace") {
@@ -82,6 +83,8 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
            "TARGETNODECOUNT", "STATE", "AGE"});
   } else if (kind == "NodeClaim") {
     add({"NAME", "TYPE", "CAPACITY", "ZONE", "NODE", "READY", "AGE"});
+  } else if (kind == "NodePool") {
+    add({"NAME", "NODECLASS", "NODES", "READY", "AGE"});
   } else if (kind == "Node") {
     add({"NAME", "STATUS", "ROLES", "AGE", "VERSION"});
   } else if (kind == "StatefulSet") {
@@ -112,6 +115,10 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
             type = r["values"][0].get<std::string>();
       row = {o.meta.name, type, label_or(o, "karpenter.sh/capacity-type", "on-demand"),
              label_or(o, "topology.kubernetes.io/zone"), o.str("/status/nodeName"), condition_status(conds, "Ready")};
+    } else if (kind == "NodePool") {
+      const std::string ready = condition_status(conds, "Ready");
+      row = {o.meta.name, o.str("/spec/template/spec/nodeClassRef/name"), std::to_string(o.num("/status/nodes")),
+             ready.empty() ? "True" : ready};
     } else if (kind == "Node") {
       std::string st = condition_status(conds, "Ready");
       st = st == "True" ? "Ready" : st == "Unknown" || st.empty() ? "NotReady" : "NotReady";
