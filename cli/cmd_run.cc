@@ -18,7 +18,8 @@ bool printed_kind(const sim::LogEntry& e) {
   if (e.kind == "Pod")
     return e.what.rfind("Ready=", 0) == 0 || e.what.rfind("scheduled", 0) == 0 || e.what.rfind("container", 0) == 0 ||
            e.what.rfind("image pulled", 0) == 0 || e.what.rfind("image pull failed", 0) == 0 || e.what.rfind("downloading", 0) == 0 || e.what.rfind("ready", 0) == 0 ||
-           e.what.rfind("PodScheduled", 0) == 0 || e.what == "deleting" || e.what.rfind("init container", 0) == 0;
+           e.what.rfind("PodScheduled", 0) == 0 || e.what == "deleting" || e.what.rfind("init container", 0) == 0 ||
+           e.what.rfind("tuning:", 0) == 0 || e.what == "completed";
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "cluster_model/kubelet.h"
 
 #include <algorithm>
+#include <sstream>
 #include <cmath>
 
 #include "core/k8s/conditions.h"
@@ -325,6 +326,72 @@ Duration Kubelet::pull_time(const std::string& node, const std::string& image, D
   return d;
 }
 
+TuningJobFacts Kubelet::tuning_facts(const Object& pod, const Object* node) const {
+  TuningJobFacts f;
+  const json& main = pod.at("/spec/containers/0");
+  const std::string cmd = command_line(main);
+  f.model = flag_value(cmd, "model");
+  f.method = flag_value(cmd, "method");
+  f.gpus = std::max(1, profile(pod, node).gpus);
+  if (node) {
+    f.node_labels = node->meta.labels;
+    if (const std::string* it = node->meta.label("node.kubernetes.io/instance-type")) f.instance_type = *it;
+  }
+  if (pod.at("/spec/volumes").is_array())
+    for (const auto& v : pod.at("/spec/volumes"))
+      if (v.contains("configMap") && v["configMap"].contains("name")) {
+        auto cm = cluster_.get("ConfigMap", pod.meta.namespace_, v["configMap"]["name"].get<std::string>());
+        if (cm) f.training_config_yaml = (*cm)->str("/data/training_config.yaml");
+      }
+  if (pod.at("/spec/initContainers").is_array())
+    for (const auto& c : pod.at("/spec/initContainers")) {
+      if (c.value("name", "") == "data-downloader" && c.contains("env")) {
+        for (const auto& e : c["env"])
+          if (e.value("name", "") == "DATA_URLS") {
+            std::istringstream urls(e.value("value", ""));
+            for (std::string u; urls >> u;) f.inputs.push_back(u);
+          }
+      } else if (c.value("name", "") != "data-downloader") {
+        f.inputs.push_back(c.value("image", ""));
+      }
+    }
+  return f;
+}
+
+const TuningOutcome& Kubelet::tuning_outcome(const std::string& uid, const Object& pod) {
+  Run& run = runs_[uid];
+  if (!run.tuning) {
+    if (tuning_model_) {
+      auto node = cluster_.get("Node", "", run.node);
+      run.tuning = tuning_model_(tuning_facts(pod, node ? node->get() : nullptr));
+    } else {
+      TuningOutcome o;
+      o.run = sample_("tuning_job", flag_value(command_line(pod.at("/spec/containers/0")), "model"));
+      run.tuning = o;
+    }
+  }
+  return *run.tuning;
+}
+
+void Kubelet::init_failed(const std::string& uid, const std::string& container, int exit_code, const std::string& message) {
+  const Time now = clock_.now();
+  write_status(uid, [&](Object& p) {
+    json& st = p.mut("/status");
+    st["phase"] = "Failed";
+    set_pod_condition(st, "Initialized", "False", now);
+    json& inits = st["initContainerStatuses"];
+    if (!inits.is_array()) inits = json::array();
+    inits.push_back({{"name", container},
+                     {"ready", false},
+                     {"restartCount", 0},
+                     {"state", {{"terminated", {{"exitCode", exit_code}, {"reason", "Error"}, {"message", message},
+                                                {"finishedAt", format_rfc3339(now)}}}}}});
+    for (auto& cs : st["containerStatuses"]) cs["state"] = {{"waiting", {{"reason", "PodInitializing"}}}};
+  });
+  sink_("Pod", runs_[uid].ns + "/" + runs_[uid].name,
+        "init container " + container + " failed (exit " + std::to_string(exit_code) + "): " + message);
+}
+
 void Kubelet::run_init_containers(const std::string& uid, uint64_t epoch, size_t index) {
   if (!current(uid, epoch)) return;
   const Run& run = runs_[uid];
@@ -343,8 +410,21 @@ void Kubelet::run_init_containers(const std::string& uid, uint64_t epoch, size_t
   }
   Duration total = 0;
   pull_time(run.node, image, total);
-  const Duration d = total + sample_("init_container", name);
+  Duration d = total + sample_("init_container", name);
   sink_("Pod", run.ns + "/" + run.name, "init container " + name + " started");
+  // The dataset download of a tuning pod takes as long as its data; a missing dataset fails the pod.
+  const bool fetch = name == "data-downloader" && (*got)->str("/spec/restartPolicy", "Always") == "Never";
+  if (fetch) {
+    const TuningOutcome& tuning = tuning_outcome(uid, **got);
+    d = total + tuning.dataset_fetch;
+    if (!tuning.dataset_available) {
+      const std::string why = tuning.message;
+      executor_.post_after(d, [this, uid, epoch, name, why] {
+        if (current(uid, epoch)) init_failed(uid, name, 22, why);
+      });
+      return;
+    }
+  }
   executor_.post_after(d, [this, uid, epoch, index, name] {
     if (!current(uid, epoch)) return;
     sink_("Pod", runs_[uid].ns + "/" + runs_[uid].name, "init container " + name + " completed");
@@ -405,8 +485,16 @@ void Kubelet::start_containers(const std::string& uid, uint64_t epoch) {
   Duration app_time = 0;
   const std::string subject = pod.meta.label("node.kubernetes.io/instance-type") ? "" : run.node;
   if (app.kind == AppProfile::Kind::kTuning) {
-    app_time = sample_("tuning_job", app.model);
-    executor_.post_after(app_time, [this, uid, epoch, who] {
+    const TuningOutcome& tuning = tuning_outcome(uid, pod);
+    if (!tuning.message.empty()) sink_("Pod", who, "tuning: " + tuning.message);
+    if (tuning.exit_code != 0) {
+      const TuningOutcome failed = tuning;
+      executor_.post_after(failed.run, [this, uid, epoch, failed] {
+        crash(uid, epoch, failed.failure_reason, failed.exit_code, failed.message);
+      });
+      return;
+    }
+    executor_.post_after(tuning.run, [this, uid, epoch, who] {
       if (!current(uid, epoch)) return;
       const Time t = clock_.now();
       write_status(uid, [&](Object& p) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -43,6 +44,11 @@ class Kubelet {
 
   //! Reads the inference server's configuration from the pod and the node's GPUs.
   AppProfile profile(const Object& pod, const Object* node) const;
+  //! Predicts tuning Jobs (dataset fetch, training time, failures); without one a tuning run is a
+  //! "tuning_job" duration draw that always succeeds.
+  void set_tuning_model(TuningModel model) { tuning_model_ = std::move(model); }
+  //! The tuning model's inputs, read off a tuning pod, its node and its training ConfigMap.
+  TuningJobFacts tuning_facts(const Object& pod, const Object* node) const;
 
  private:
   struct Run {
@@ -53,6 +59,7 @@ class Kubelet {
     bool terminating = false;
     int pull_failures = 0;        //!< consecutive failed pulls: drives the image back-off
     Time container_start = 0;
+    std::optional<TuningOutcome> tuning{};  //!< decided once per pod, when its data is fetched or it starts
   };
 
   void on_pod(const WatchEvent& ev);
@@ -61,6 +68,9 @@ class Kubelet {
   void run_init_containers(const std::string& uid, uint64_t epoch, size_t index);
   void pull_main_images(const std::string& uid, uint64_t epoch);
   void start_containers(const std::string& uid, uint64_t epoch);
+  const TuningOutcome& tuning_outcome(const std::string& uid, const Object& pod);
+  //! Pod with restartPolicy Never whose init container exited non-zero: the pod fails.
+  void init_failed(const std::string& uid, const std::string& container, int exit_code, const std::string& message);
   void crash(const std::string& uid, uint64_t epoch, const std::string& reason, int exit_code, const std::string& message);
   void terminate(const std::string& uid);
   bool current(const std::string& uid, uint64_t epoch) const;
@@ -79,6 +89,7 @@ class Kubelet {
   std::string cloud_;
   DurationSampler sample_;
   ModelEventSink sink_;
+  TuningModel tuning_model_;
   std::map<std::string, Run> runs_;                       //!< by pod uid
   std::map<std::string, std::map<std::string, Time>> images_;  //!< node -> image -> time its pull completes
   std::set<std::string> dead_nodes_;

@@ -21,6 +21,8 @@
 #include "core/k8s/printers.h"
 #include "sim/kernel.h"
 #include "sim/latency_model.h"
+#include "sim/tuning_model.h"
+#include "gpu_model/specs.h"
 
 namespace ktwin::sim {
 
@@ -166,6 +168,13 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const R
                                     cluster_model::SimCloudConfig{cloud, sc.cluster.region});
   cluster_model::DevicePlugin device_plugin(store, exec, cat.skus, cloud, sample, sink);
   cluster_model::Kubelet kubelet(store, exec, clock, cat.presets, cat.skus, cloud, sample, sink);
+  TuningWorld tuning_world{&cat.presets, &cat.skus, cloud, &sc.cluster.datasets,
+                           [](const GpuConfig& g) {
+                             const gpu::GpuSpec* spec = g.gpu_id.empty() ? nullptr : gpu::default_hardware().find_gpu(g.gpu_id);
+                             return spec ? spec->fp16_tflops : 0.0;
+                           },
+                           sample};
+  kubelet.set_tuning_model([&tuning_world](const cluster_model::TuningJobFacts& f) { return predict_tuning(f, tuning_world); });
   for (const auto& [sku, count] : sc.cluster.quota) sim_cloud.set_quota(sku, static_cast<int>(count));
   gc.start();
   scheduler.start();

@@ -661,7 +661,7 @@ class Loader {
   ClusterSpec parse_cluster(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    catalog::check_keys(doc, ptr, {"cloud", "region", "node_provisioner", "quota", "nodes", "provisioning"});
+    catalog::check_keys(doc, ptr, {"cloud", "region", "node_provisioner", "quota", "nodes", "provisioning", "datasets"});
     ClusterSpec c;
     if (has(doc, ptr, "cloud"))
       c.cloud = static_cast<CloudKind>(get_choice(doc, pointer_join(ptr, "cloud"), {"azure", "aws", "arc"}, "cloud"));
@@ -693,7 +693,32 @@ class Loader {
       }
     }
     if (has(doc, ptr, "provisioning")) c.provisioning = parse_provisioning(pointer_join(ptr, "provisioning"));
+    if (has(doc, ptr, "datasets")) {
+      const std::string dp = pointer_join(ptr, "datasets");
+      require_list(doc, dp);
+      for (size_t i = 0; i < node(doc, dp).size(); ++i) c.datasets.push_back(parse_dataset(pointer_join(dp, i)));
+    }
     return c;
+  }
+
+  DatasetSpec parse_dataset(const std::string& ptr) {
+    const YamlDocument& doc = *doc_;
+    require_map(doc, ptr);
+    catalog::check_keys(doc, ptr, {"source", "examples", "tokens_per_example", "size_mib", "available"});
+    DatasetSpec d;
+    d.line = doc.position_of(ptr).line;
+    require_present(doc, ptr, "source");
+    d.source = get_string(doc, pointer_join(ptr, "source"));
+    if (has(doc, ptr, "available")) d.available = get_bool(doc, pointer_join(ptr, "available"));
+    if (d.available) {
+      require_present(doc, ptr, "examples");
+      require_present(doc, ptr, "tokens_per_example");
+    }
+    if (has(doc, ptr, "examples")) d.examples = get_int(doc, pointer_join(ptr, "examples"), 1);
+    if (has(doc, ptr, "tokens_per_example"))
+      d.tokens_per_example = get_positive_number(doc, pointer_join(ptr, "tokens_per_example"));
+    if (has(doc, ptr, "size_mib")) d.size_mib = get_positive_number(doc, pointer_join(ptr, "size_mib"));
+    return d;
   }
 
   NodeSpec parse_node(const std::string& ptr) {

@@ -63,6 +63,17 @@ struct ProvisioningSpec {
   std::optional<double> weights_download_gibps;  //!< GiB/s
 };
 
+//! What the world knows about a tuning dataset (KAITO only sees its URL or image): its size, and
+//! whether it can be fetched. `source` matches any input URL or image that contains it.
+struct DatasetSpec {
+  std::string source;
+  int64_t examples = 0;
+  double tokens_per_example = 0;
+  double size_mib = 0;           //!< download size; 0: estimated from the token count
+  bool available = true;         //!< false: the download fails (HTTP 404)
+  int line = 0;
+};
+
 struct ClusterSpec {
   CloudKind cloud = CloudKind::kAzure;
   std::string region;  //!< defaults per cloud: eastus (azure), us-east-1 (aws), local (arc)
@@ -70,6 +81,7 @@ struct ClusterSpec {
   std::map<std::string, int64_t> quota;  //!< machines allowed per SKU; an absent SKU is unlimited
   std::vector<NodeSpec> nodes;
   ProvisioningSpec provisioning;
+  std::vector<DatasetSpec> datasets;
 };
 
 //! One Kubernetes object to apply (a Workspace, or a ConfigMap, Secret, ... that goes with it), with

@@ -501,7 +501,8 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
         active = (*job)->num("/status/active");
         ready = (*job)->num("/status/ready");
       }
-      if (failed > 0 && succeeded == 0 && active == 0) {
+      // KAITO checks failures first: one failed pod marks the workspace Failed even while the Job retries.
+      if (failed > 0) {
         set(Condition{kCondJobStarted, "False", "WorkspaceTuningJobStatusFailed", "tuning job has failed", gen, 0});
         set(Condition{kCondWorkspaceSucceeded, "False", "workspaceFailed", "workspace has failed", gen, 0});
         state = "Failed";

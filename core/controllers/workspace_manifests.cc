@@ -329,7 +329,8 @@ Object build_tuning_job(const Object& ws, const kaito::WorkspaceSpec& spec, cons
       for (const auto& u : input.urls) urls += (urls.empty() ? "" : " ") + u;
       init.push_back({{"name", "data-downloader"},
                       {"image", "curlimages/curl"},
-                      {"command", {"/bin/sh", "-c", "for u in " + urls + "; do curl -sSLO --output-dir /mnt/data \"$u\"; done"}},
+                      {"command", {"/bin/sh", "-c", "for u in $DATA_URLS; do curl -fsSLO --output-dir /mnt/data \"$u\" || exit 1; done"}},
+                      {"env", json::array({{{"name", "DATA_URLS"}, {"value", urls}}})},
                       {"volumeMounts", {{{"name", "data-volume"}, {"mountPath", "/mnt/data"}}}}});
     } else if (!input.image.empty()) {
       init.push_back({{"name", input.name.empty() ? "data-puller" : input.name},

@@ -328,7 +328,7 @@ TEST_F(ScenarioTest, UnknownKeyWithSuggestion) {
             at(6, 3) + "cluster.regoin: unknown field \"regoin\" (did you mean \"region\"?)");
   EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  zzz: 1\n"),
             at(6, 3) + "cluster.zzz: unknown field \"zzz\"; expected one of: cloud, region, node_provisioner, "
-                       "quota, nodes, provisioning");
+                       "quota, nodes, provisioning, datasets");
 }
 
 TEST_F(ScenarioTest, MissingRequiredField) {
