@@ -227,6 +227,38 @@ ModelPreset parse_preset(const YamlDocument& doc, const std::string& ptr) {
   return p;
 }
 
+}  // namespace
+
+ModelPreset parse_generic_model(const YamlDocument& doc, const std::string& ptr) {
+  const Fields f(doc, ptr,
+                 {"hf_id", "weights_gib", "architecture", "max_position_embeddings", "weight_dtype", "gated",
+                  "tool_call_parser", "reasoning_parser", "dtype_flag", "source"});
+  ModelPreset p;
+  p.hf_id = f.name("hf_id");
+  const size_t slash = p.hf_id.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == p.hf_id.size())
+    throw doc.error(f.child("hf_id"), "must look like \"org/model\" (a Hugging Face repository id)");
+  p.name = p.hf_id;
+  p.family = p.hf_id.substr(0, slash);
+  p.weights_gib = f.number("weights_gib", true, 0, 0);
+  if (p.weights_gib <= 0) throw doc.error(f.child("weights_gib"), "must be greater than 0");
+  p.weight_dtype = f.str("weight_dtype", false, p.weight_dtype);
+  if (!f.has("architecture")) throw doc.error(ptr, "missing required field \"architecture\"");
+  p.arch = parse_architecture(doc, f.child("architecture"));
+  // What KAITO's generator derives from config.json and the safetensors sizes (spec §2.1).
+  p.model_token_limit = f.integer("max_position_embeddings", false, 2048, 1);
+  p.bytes_per_token = p.derived_bytes_per_token();
+  p.disk_gib = std::ceil(p.weights_gib) + 80;
+  p.gated = f.flag("gated", false);
+  p.tool_call_parser = f.str("tool_call_parser", false);
+  p.reasoning_parser = f.str("reasoning_parser", false);
+  p.dtype_flag = f.str("dtype_flag", false, p.weight_dtype == "bf16" || p.weight_dtype == "fp16" ? "bfloat16" : "auto");
+  p.source = f.str("source", false, "generic org/model preset from " + doc.file);
+  return p;
+}
+
+namespace {
+
 void load_models_doc(const YamlDocument& doc, PresetRegistry& registry) {
   const Fields top(doc, "", {"presets"});
   const size_t n = top.list_size("presets");

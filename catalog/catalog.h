@@ -13,6 +13,13 @@ struct Catalog {
   SkuCatalog skus;
 };
 
+class YamlDocument;
+
+//! A generic `org/model` preset described in a scenario (KAITO v0.9+ synthesises these from config.json):
+//! hf_id, weights_gib, architecture, optional max_position_embeddings, gated, parsers. Disk is weights +
+//! 80 GiB and bytes/token comes from the architecture, as KAITO derives them. Throws InputError.
+ModelPreset parse_generic_model(const YamlDocument& doc, const std::string& ptr);
+
 //! The embedded catalog (or $KTWIN_PRESETS_DIR when set), loaded once. Throws InputError on bad data.
 const Catalog& default_catalog();
 //! Loads presets/models/*.yaml and presets/skus/*.yaml from `presets_dir`. Throws InputError.

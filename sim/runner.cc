@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "catalog/yaml_json.h"
 #include "cluster_model/device_plugin.h"
 #include "cluster_model/fault_injection.h"
 #include "cluster_model/gc_controller.h"
@@ -92,7 +93,16 @@ Object ready_node_class(const KarpenterNodeClassConfig& cfg, const std::string& 
 
 }  // namespace
 
-RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& cat, const RunOptions& options) {
+RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog, const RunOptions& options) {
+  // Generic org/model presets the scenario describes join KAITO's catalog for this run only.
+  std::optional<catalog::Catalog> extended;
+  if (!sc.models.empty()) {
+    extended = base_catalog;
+    for (const auto& m : sc.models)
+      if (Status st = extended->presets.add(m.preset); !st)
+        throw sc.doc->error(m.pointer + "/hf_id", st.error().message + "; KAITO already has this model, remove it from models:");
+  }
+  const catalog::Catalog& cat = extended ? *extended : base_catalog;
   RunOutcome out;
   out.scenario = sc.name;
   out.seed = options.seed.value_or(sc.seed);

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
 #include "core/util/sha256.h"
 
@@ -558,8 +559,8 @@ class Loader {
     const YamlDocument& doc = *doc_;
     require_map(doc, "");
     catalog::check_keys(doc, "",
-                        {"name", "description", "seed", "duration", "cluster", "workspaces", "traffic", "timeline",
-                         "expect"});
+                        {"name", "description", "seed", "duration", "cluster", "models", "workspaces", "traffic",
+                         "timeline", "expect"});
 
     Scenario s;
     s.file = path_;
@@ -575,6 +576,19 @@ class Loader {
 
     if (has(doc, "", "cluster")) s.cluster = parse_cluster("/cluster");
     else s.cluster.region = default_region(s.cluster.cloud);
+
+    if (has(doc, "", "models")) {
+      require_list(doc, "/models");
+      for (size_t i = 0; i < node(doc, "/models").size(); ++i) {
+        const std::string p = pointer_join("/models", i);
+        GenericModel m{catalog::parse_generic_model(doc, p), p};
+        for (const auto& other : s.models)
+          if (other.preset.hf_id == m.preset.hf_id)
+            throw doc.error(pointer_join(p, "hf_id"), "model \"" + m.preset.hf_id + "\" is already described at line " +
+                                                          std::to_string(doc.position_of(other.pointer).line));
+        s.models.push_back(std::move(m));
+      }
+    }
 
     if (has(doc, "", "workspaces")) {
       require_list(doc, "/workspaces");

@@ -14,6 +14,7 @@
 #include "core/input_error.h"
 #include "core/object.h"
 #include "core/ports.h"
+#include "core/presets/model_preset.h"
 #include "core/time.h"
 #include "sim/rng.h"
 
@@ -219,6 +220,13 @@ struct Expectation {
   std::string text() const;
 };
 
+//! A generic `org/model` preset the scenario supplies (KAITO accepts any Hugging Face id and derives its
+//! numbers from config.json; the twin has no network, so the scenario states them).
+struct GenericModel {
+  ModelPreset preset;
+  std::string pointer;  //!< where it stands in the scenario, for errors
+};
+
 struct Scenario {
   std::string file;          //!< path as given to load_scenario
   std::string dir;           //!< directory that relative paths are resolved against
@@ -227,6 +235,7 @@ struct Scenario {
   uint64_t seed = 1;
   Duration duration = 0;
   ClusterSpec cluster;
+  std::vector<GenericModel> models;
   std::vector<ManifestSource> manifests;  //!< from `workspaces:`, in file order
   std::vector<TrafficSpec> traffic;
   std::vector<TimelineAction> timeline;   //!< in file order

@@ -668,7 +668,12 @@ void check_inference(Review& r, const Object& ws, const WorkspaceSpec& spec, con
     if (!preset) {
       // A deprecated name was already reported by the resource checks.
       if (!is_deprecated_preset(ctx, p.name))
-        r.reject("/inference/preset/name", "Unsupported inference preset name " + p.name);
+        r.reject("/inference/preset/name",
+                 "Unsupported inference preset name " + p.name +
+                     (p.name.find('/') != std::string::npos
+                          ? " (a Hugging Face id KAITO does not ship: the twin cannot fetch its config.json, so describe "
+                            "it under the scenario's models:)"
+                          : ""));
       return;
     }
     const std::string runtime = kaito::runtime_of(ws);

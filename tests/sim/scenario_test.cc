@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
+#include "sim/runner.h"
 
 namespace ktwin::sim {
 namespace {
@@ -483,6 +485,59 @@ TEST(MetricUnitTest, KnownNames) {
   EXPECT_EQ(metric_unit("output_throughput"), MetricUnit::kTokensPerSecond);
   EXPECT_EQ(metric_unit("request_throughput"), MetricUnit::kRequestsPerSecond);
   EXPECT_FALSE(metric_unit("ttft_p59").has_value());
+}
+
+}  // namespace
+}  // namespace ktwin::sim
+
+namespace ktwin::sim {
+namespace {
+
+const char* kGenericModel =
+    "models:\n"                                    // 5
+    "  - hf_id: acme/tiny-7b\n"                    // 6
+    "    weights_gib: 13.5\n"                      // 7
+    "    max_position_embeddings: 32768\n"         // 8
+    "    architecture: {num_layers: 32, hidden_size: 4096, num_attention_heads: 32, num_kv_heads: 8,"
+    " intermediate_size: 14336, vocab_size: 32000, params_billion: 7.2, attention: GQA}\n";  // 9
+
+TEST_F(ScenarioTest, GenericModelsGetKaitosDerivedNumbers) {
+  const Scenario s = load_scenario(write("scenario.yaml", std::string(kHead) + kGenericModel));
+  ASSERT_EQ(s.models.size(), 1u);
+  const ModelPreset& p = s.models[0].preset;
+  EXPECT_EQ(p.name, "acme/tiny-7b");
+  EXPECT_EQ(p.model_token_limit, 32768);
+  EXPECT_EQ(p.bytes_per_token, 2 * 32 * 8 * 128 * 2);  // K and V, layers, KV heads, head_dim 4096/32, fp16
+  EXPECT_EQ(p.disk_gib, 14 + 80);
+  EXPECT_TRUE(p.supports_distributed);
+  EXPECT_FALSE(p.tuning);
+
+  // The run's catalog knows it; a model KAITO already ships is refused where it is written.
+  const std::string dup = std::string(kHead) +
+                          "models:\n  - hf_id: microsoft/Phi-3-mini-4k-instruct\n    weights_gib: 7\n"
+                          "    architecture: {num_layers: 32, hidden_size: 3072, num_attention_heads: 32, num_kv_heads: 32,"
+                          " intermediate_size: 8192, vocab_size: 32064, params_billion: 3.8, attention: MHA}\n";
+  const Scenario d = load_scenario(write("scenario.yaml", dup));
+  try {
+    (void)run_scenario(d, catalog::default_catalog());
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(at(6, 12) + "models[0].hf_id:"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("KAITO already has this model"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ScenarioTest, GenericModelErrors) {
+  const std::string head(kHead);
+  EXPECT_EQ(error_of(head + "models:\n  - {hf_id: tiny, weights_gib: 1, architecture: {}}\n"),
+            at(6, 13) + "models[0].hf_id: must look like \"org/model\" (a Hugging Face repository id)");
+  EXPECT_NE(error_of(head + "models:\n  - {hf_id: a/b, weights_gib: 1}\n").find("missing required field \"architecture\""),
+            std::string::npos);
+  EXPECT_NE(error_of(head + kGenericModel + "  - hf_id: acme/tiny-7b\n    weights_gib: 1\n"
+                                            "    architecture: {num_layers: 1, hidden_size: 64, num_attention_heads: 1,"
+                                            " num_kv_heads: 1, intermediate_size: 64, vocab_size: 10, params_billion: 0.1, attention: MHA}\n")
+                .find("model \"acme/tiny-7b\" is already described at line 6"),
+            std::string::npos);
 }
 
 }  // namespace
