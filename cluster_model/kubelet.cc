@@ -140,6 +140,7 @@ AppProfile Kubelet::profile(const Object& pod, const Object* node) const {
     p.tensor_parallel = int_flag(cmd, "tensor-parallel-size", vllm ? 1 : std::max(1, p.gpus));
     p.pipeline_parallel = int_flag(cmd, "pipeline-parallel-size", 1);
     p.data_parallel = int_flag(cmd, "data-parallel-size", 1);
+    p.max_model_len = int_flag(cmd, "max-model-len", 0);
     const std::string util = flag_value(cmd, "gpu-memory-utilization");
     p.gpu_memory_utilization = vllm ? 0.9 : 1.0;
     try {

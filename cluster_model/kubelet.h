@@ -26,6 +26,7 @@ struct AppProfile {
   int pipeline_parallel = 1;
   int data_parallel = 1;
   double gpu_memory_utilization = 0.9;
+  int64_t max_model_len = 0;  //!< --max-model-len; 0 when not given
   bool fits_in_gpu_memory = true;
   std::string oom_detail;
 };

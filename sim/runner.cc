@@ -1,6 +1,7 @@
 #include "sim/runner.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "catalog/yaml_json.h"
@@ -22,6 +23,7 @@
 #include "core/k8s/printers.h"
 #include "sim/kernel.h"
 #include "sim/latency_model.h"
+#include "sim/serving.h"
 #include "sim/tuning_model.h"
 #include "gpu_model/specs.h"
 
@@ -89,6 +91,20 @@ Object ready_node_class(const KarpenterNodeClassConfig& cfg, const std::string& 
   nc.body["status"] = {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}, {"reason", "Ready"},
                                                     {"message", ""}, {"lastTransitionTime", format_rfc3339(now)}}})}};
   return nc;
+}
+
+std::string format_metric(double v, MetricUnit unit) {
+  char buf[64];
+  switch (unit) {
+    case MetricUnit::kSeconds:
+      if (v < 1) std::snprintf(buf, sizeof buf, "%.1f ms", v * 1000);
+      else std::snprintf(buf, sizeof buf, "%.2f s", v);
+      break;
+    case MetricUnit::kTokensPerSecond: std::snprintf(buf, sizeof buf, "%.1f tok/s", v); break;
+    case MetricUnit::kRequestsPerSecond: std::snprintf(buf, sizeof buf, "%.2f req/s", v); break;
+    case MetricUnit::kCount: std::snprintf(buf, sizeof buf, "%.0f", v); break;
+  }
+  return buf;
 }
 
 }  // namespace
@@ -352,7 +368,13 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
     });
   }
 
+  // Traffic on the workspaces' ready endpoints.
+  ServingModel serving(kernel, store, sc, cat, log, out.seed,
+                       [&kubelet](const Object& pod, const Object* node) { return kubelet.profile(pod, node); });
+  serving.start();
+
   kernel.run_until(kSimEpoch + sc.duration);
+  serving.finish(kSimEpoch + sc.duration);
   out.sim_end = sc.duration;
   out.kernel_events = kernel.events_executed();
 
@@ -432,9 +454,17 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
         r.detail = ws ? "state " + (state.empty() ? std::string("<none>") : state) : "workspace does not exist";
         break;
       }
-      case Expectation::Kind::kMetric:
-        r.detail = "serving metrics are not modelled yet (no inference model in this build)";
+      case Expectation::Kind::kMetric: {
+        std::string why;
+        const auto v = serving.metric(e.workspace, e.metric, why);
+        if (!v) {
+          r.detail = why;
+          break;
+        }
+        r.passed = e.below ? *v < e.threshold : *v > e.threshold;
+        r.detail = e.metric + " = " + format_metric(*v, e.unit);
         break;
+      }
     }
     out.passed = out.passed && r.passed;
     out.expectations.push_back(std::move(r));
@@ -508,6 +538,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   json exps = json::array();
   for (const auto& e : out.expectations) exps.push_back({{"text", e.text}, {"passed", e.passed}, {"detail", e.detail}});
   s["expectations"] = exps;
+  if (serving.has_traffic()) s["metrics"] = serving.metrics_json();
   s["passed"] = out.passed;
   const auto cs = sim_cloud.stats();
   s["cloud"] = {{"machines_created", cs.created},

@@ -1,0 +1,625 @@
+#include "sim/serving.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "catalog/catalog.h"
+#include "cluster_model/kubelet.h"
+#include "core/api/workspace.h"
+#include "core/input_error.h"
+#include "core/k8s/conditions.h"
+#include "core/k8s/selector.h"
+#include "gpu_model/calibration.h"
+#include "gpu_model/engine.h"
+#include "gpu_model/predictor.h"
+#include "sim/event_log.h"
+#include "sim/kernel.h"
+#include "sim/rng.h"
+
+namespace ktwin::sim {
+
+LatencySummary summarize_latencies(std::vector<double> v) {
+  LatencySummary s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  auto q = [&](double p) {
+    const double pos = p * static_cast<double>(v.size() - 1);
+    const size_t lo = static_cast<size_t>(std::floor(pos));
+    const size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+  };
+  s.p50 = q(0.50);
+  s.p90 = q(0.90);
+  s.p95 = q(0.95);
+  s.p99 = q(0.99);
+  s.min = v.front();
+  s.max = v.back();
+  return s;
+}
+
+namespace {
+
+constexpr size_t kQueueLimit = 1000;             // requests held while a workspace has no ready endpoint
+constexpr Duration kQueueTimeout = 10 * kMinute;  // then they fail, as a client would give up
+
+double ms(Duration d) { return static_cast<double>(d) / static_cast<double>(kMillisecond); }
+
+struct TraceRow {
+  Duration at = 0;
+  int32_t prompt = 0, output = 0;
+};
+
+// arrival_s,prompt_tokens,output_tokens; or the Azure LLM inference trace (TIMESTAMP,ContextTokens,GeneratedTokens).
+std::vector<TraceRow> read_trace(const std::string& path, const std::string& shown) {
+  auto bad = [&](int line, const std::string& msg) { return InputError(shown, line, 1, "trace", msg); };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad(0, "cannot read the trace file " + path);
+  std::string line;
+  if (!std::getline(in, line)) throw bad(1, "the trace file is empty; expected a header line");
+  auto split = [](const std::string& l) {
+    std::vector<std::string> out;
+    std::stringstream ss(l);
+    for (std::string cell; std::getline(ss, cell, ',');) {
+      while (!cell.empty() && (cell.back() == '\r' || cell.back() == ' ')) cell.pop_back();
+      out.push_back(cell);
+    }
+    return out;
+  };
+  const auto header = split(line);
+  auto col = [&](std::initializer_list<const char*> names) -> int {
+    for (size_t i = 0; i < header.size(); ++i)
+      for (const char* n : names)
+        if (header[i] == n) return static_cast<int>(i);
+    return -1;
+  };
+  const int c_at = col({"arrival_s", "TIMESTAMP"});
+  const int c_in = col({"prompt_tokens", "ContextTokens"});
+  const int c_out = col({"output_tokens", "GeneratedTokens"});
+  if (c_at < 0 || c_in < 0 || c_out < 0)
+    throw bad(1, "the header must name arrival_s,prompt_tokens,output_tokens (or the Azure trace's "
+                 "TIMESTAMP,ContextTokens,GeneratedTokens)");
+  const bool azure = header[static_cast<size_t>(c_at)] == "TIMESTAMP";
+  std::vector<TraceRow> rows;
+  double first_ts = 0;
+  for (int n = 2; std::getline(in, line); ++n) {
+    if (line.empty() || line == "\r") continue;
+    const auto cells = split(line);
+    const size_t need = static_cast<size_t>(std::max({c_at, c_in, c_out}));
+    if (cells.size() <= need) throw bad(n, "expected " + std::to_string(header.size()) + " columns");
+    TraceRow r;
+    try {
+      double t;
+      if (azure) {  // "2023-11-16 18:15:46.6805900": seconds of the day are enough for relative times
+        const std::string& ts = cells[static_cast<size_t>(c_at)];
+        const size_t sp = ts.find(' ');
+        if (sp == std::string::npos || ts.size() < sp + 9) throw std::invalid_argument("timestamp");
+        t = std::stod(ts.substr(sp + 1, 2)) * 3600 + std::stod(ts.substr(sp + 4, 2)) * 60 + std::stod(ts.substr(sp + 7));
+        if (rows.empty()) first_ts = t;
+        t -= first_ts;
+      } else {
+        t = std::stod(cells[static_cast<size_t>(c_at)]);
+      }
+      const long long in_tok = std::stoll(cells[static_cast<size_t>(c_in)]);
+      const long long out_tok = std::stoll(cells[static_cast<size_t>(c_out)]);
+      if (t < 0 || in_tok < 1 || out_tok < 1) throw std::invalid_argument("range");
+      r.at = from_seconds(t);
+      r.prompt = static_cast<int32_t>(std::min<long long>(in_tok, INT32_MAX));
+      r.output = static_cast<int32_t>(std::min<long long>(out_tok, INT32_MAX));
+    } catch (const std::exception&) {
+      throw bad(n, "expected a time >= 0 and token counts >= 1, got \"" + line + "\"");
+    }
+    if (!rows.empty() && r.at < rows.back().at)
+      throw bad(n, "arrival times must not decrease");
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace
+
+struct ServingModel::Impl {
+  struct Req {
+    int64_t id = 0;
+    Time arrival = 0;
+    int32_t prompt = 0, output = 0;
+    int source = -1;  //!< closed-loop source to notify, -1 for open loop
+  };
+  struct Endpoint {
+    std::string pod;
+    std::unique_ptr<gpu::LatencyPredictor> predictor;
+    std::unique_ptr<gpu::ReplicaEngine> engine;
+    EventId next;
+    std::unordered_map<int64_t, Req> outstanding;
+    Time since = 0;
+  };
+  struct Workspace {
+    WorkspaceRef ref;
+    std::vector<std::unique_ptr<Endpoint>> endpoints;  // sorted by pod name
+    std::deque<Req> queue;
+    size_t rr = 0;
+    int64_t requests = 0, completed = 0, failed = 0, rejected = 0, out_tokens = 0, in_tokens = 0, max_queue = 0;
+    std::vector<double> ttft, tpot, e2el;  // ms
+    gpu::ItlHistogram itl;
+    Time first_arrival = -1, last_finish = -1;
+    Duration busy = 0, endpoint_time = 0;
+  };
+  struct Source {
+    const TrafficSpec* spec = nullptr;
+    Workspace* ws = nullptr;
+    RngStream arrivals, tokens;
+    std::vector<TraceRow> trace;
+    size_t trace_pos = 0;
+    Source(const TrafficSpec* s, Workspace* w, uint64_t seed, const std::string& name)
+        : spec(s), ws(w), arrivals(seed, "traffic/arrivals/" + name), tokens(seed, "traffic/tokens/" + name) {}
+  };
+
+  Kernel& kernel;
+  Cluster& cluster;
+  const Scenario& sc;
+  const catalog::Catalog& cat;
+  EventLog& log;
+  uint64_t seed;
+  std::map<std::string, std::unique_ptr<Workspace>> workspaces;  // "ns/name"
+  std::vector<std::unique_ptr<Source>> sources;
+  std::unique_ptr<WatchSubscription> pod_watch;
+  int64_t next_id = 1;
+  bool stopped = false;
+
+  ProfileReader profile;
+  std::string cloud;
+
+  Impl(Kernel& k, Cluster& c, const Scenario& s, const catalog::Catalog& ca, EventLog& l, uint64_t sd, ProfileReader p)
+      : kernel(k), cluster(c), sc(s), cat(ca), log(l), seed(sd), profile(std::move(p)), cloud(cloud_kind_name(s.cluster.cloud)) {}
+
+  Workspace* workspace_of(const std::string& ns, const std::string& name) {
+    auto it = workspaces.find(ns + "/" + name);
+    return it == workspaces.end() ? nullptr : it->second.get();
+  }
+
+  Time end_of(const Source& s) const { return kSimEpoch + (s.spec->end ? *s.spec->end : sc.duration); }
+
+  void start() {
+    for (size_t i = 0; i < sc.traffic.size(); ++i) {
+      const TrafficSpec& t = sc.traffic[i];
+      auto& ws = workspaces[t.workspace.namespace_ + "/" + t.workspace.name];
+      if (!ws) {
+        ws = std::make_unique<Workspace>();
+        ws->ref = t.workspace;
+      }
+      auto src = std::make_unique<Source>(&t, ws.get(), seed, std::to_string(i) + "/" + t.workspace.to_string());
+      if (t.arrival.process == ArrivalProcess::kTrace)
+        src->trace = read_trace(t.arrival.resolved_trace_file, t.arrival.trace_file);
+      sources.push_back(std::move(src));
+    }
+    pod_watch = cluster.watch("Pod", "", [this](const WatchEvent& ev) {
+      const std::string* name = ev.object->meta.label(kaito::kLabelWorkspace);
+      if (!name) return;
+      if (Workspace* ws = workspace_of(ev.object->meta.namespace_, *name)) sync_endpoints(*ws);
+    });
+    for (size_t i = 0; i < sources.size(); ++i) {
+      Source& s = *sources[i];
+      const Time t0 = kSimEpoch + s.spec->start;
+      switch (s.spec->arrival.process) {
+        case ArrivalProcess::kClosedLoop:
+          for (int64_t c = 0; c < s.spec->arrival.concurrency; ++c)
+            kernel.post_at(t0, [this, i] { arrive(static_cast<int>(i)); });
+          break;
+        case ArrivalProcess::kTrace:
+          if (!s.trace.empty()) kernel.post_at(t0 + s.trace[0].at, [this, i] { arrive(static_cast<int>(i)); });
+          break;
+        default:
+          kernel.post_at(t0 + gap(s), [this, i] { arrive(static_cast<int>(i)); });
+      }
+    }
+  }
+
+  Duration gap(Source& s) {
+    const double mean = 1.0 / s.spec->arrival.rate_per_second;
+    const double secs = s.spec->arrival.process == ArrivalProcess::kGamma ? s.arrivals.gamma_mean_cv(mean, s.spec->arrival.cv)
+                                                                        : s.arrivals.exponential(s.spec->arrival.rate_per_second);
+    return std::max<Duration>(1, from_seconds(secs));
+  }
+
+  void arrive(int si) {
+    if (stopped) return;
+    Source& s = *sources[static_cast<size_t>(si)];
+    const Time now = kernel.now();
+    if (now >= end_of(s)) return;
+    Req r;
+    r.id = next_id++;
+    r.arrival = now;
+    const bool closed = s.spec->arrival.process == ArrivalProcess::kClosedLoop;
+    if (s.spec->arrival.process == ArrivalProcess::kTrace) {
+      r.prompt = s.trace[s.trace_pos].prompt;
+      r.output = s.trace[s.trace_pos].output;
+      if (s.spec->prompt_tokens) r.prompt = static_cast<int32_t>(s.spec->prompt_tokens->sample(s.tokens));
+      if (s.spec->output_tokens) r.output = static_cast<int32_t>(s.spec->output_tokens->sample(s.tokens));
+      if (++s.trace_pos < s.trace.size())
+        kernel.post_at(kSimEpoch + s.spec->start + s.trace[s.trace_pos].at, [this, si] { arrive(si); });
+    } else {
+      r.prompt = static_cast<int32_t>(std::max<int64_t>(1, s.spec->prompt_tokens->sample(s.tokens)));
+      r.output = static_cast<int32_t>(std::max<int64_t>(1, s.spec->output_tokens->sample(s.tokens)));
+      if (!closed) kernel.post_at(now + gap(s), [this, si] { arrive(si); });
+    }
+    if (closed) r.source = si;
+    Workspace& ws = *s.ws;
+    ++ws.requests;
+    if (ws.first_arrival < 0) ws.first_arrival = now;
+    route(ws, r);
+  }
+
+  // A closed-loop client sends its next request after its last one ended (and its think time).
+  void client_done(const Req& r, Time at) {
+    if (r.source < 0 || stopped) return;
+    Source& s = *sources[static_cast<size_t>(r.source)];
+    Duration think = s.spec->arrival.think_time ? s.spec->arrival.think_time->sample(s.arrivals) : 0;
+    const int si = r.source;
+    kernel.post_at(std::max(at, kernel.now()) + think, [this, si] { arrive(si); });
+  }
+
+  void fail(Workspace& ws, const Req& r) {
+    ++ws.failed;
+    client_done(r, kernel.now());
+  }
+
+  void route(Workspace& ws, const Req& r) {
+    if (ws.endpoints.empty()) {
+      if (ws.queue.size() >= kQueueLimit) return fail(ws, r);
+      ws.queue.push_back(r);
+      ws.max_queue = std::max<int64_t>(ws.max_queue, static_cast<int64_t>(ws.queue.size()));
+      const int64_t id = r.id;
+      Workspace* w = &ws;
+      kernel.post_at(r.arrival + kQueueTimeout, [this, w, id] {
+        auto it = std::find_if(w->queue.begin(), w->queue.end(), [id](const Req& q) { return q.id == id; });
+        if (it == w->queue.end()) return;
+        const Req gone = *it;
+        w->queue.erase(it);
+        fail(*w, gone);
+      });
+      return;
+    }
+    // Least outstanding requests; ties to the first endpoint after the round-robin cursor.
+    const size_t n = ws.endpoints.size();
+    size_t best = ws.rr % n;
+    for (size_t k = 1; k < n; ++k) {
+      const size_t i = (ws.rr + k) % n;
+      if (ws.endpoints[i]->outstanding.size() < ws.endpoints[best]->outstanding.size()) best = i;
+    }
+    ws.rr = best + 1;
+    submit(ws, *ws.endpoints[best], r);
+  }
+
+  void submit(Workspace& ws, Endpoint& ep, const Req& r) {
+    std::vector<gpu::Completion> done;
+    ep.engine->advance_to(kernel.now(), done);
+    complete(ws, ep, done);
+    const gpu::SubmitResult res = ep.engine->submit(gpu::Request{r.id, kernel.now(), r.prompt, r.output});
+    if (res != gpu::SubmitResult::kAccepted) {
+      ++ws.rejected;  // vLLM answers 400: prompt + output longer than max-model-len or the KV cache
+      fail(ws, r);
+    } else {
+      ep.outstanding.emplace(r.id, r);
+    }
+    reschedule(ws, ep);
+  }
+
+  void reschedule(Workspace& ws, Endpoint& ep) {
+    if (ep.next) kernel.cancel(ep.next);
+    ep.next = {};
+    const Time t = ep.engine->next_event_time();
+    if (t == gpu::kNever) return;
+    Workspace* w = &ws;
+    Endpoint* e = &ep;
+    ep.next = kernel.post_at(std::max(t, kernel.now()), [this, w, e] {
+      e->next = {};
+      std::vector<gpu::Completion> done;
+      e->engine->advance_to(kernel.now(), done);
+      complete(*w, *e, done);
+      reschedule(*w, *e);
+    });
+  }
+
+  void complete(Workspace& ws, Endpoint& ep, const std::vector<gpu::Completion>& done) {
+    for (const auto& c : done) {
+      auto it = ep.outstanding.find(c.id);
+      if (it == ep.outstanding.end()) continue;
+      const Req r = it->second;
+      ep.outstanding.erase(it);
+      if (stopped) continue;
+      ++ws.completed;
+      ws.out_tokens += c.output_tokens;
+      ws.in_tokens += c.prompt_tokens;
+      ws.ttft.push_back(ms(c.first_token - c.arrival));
+      ws.e2el.push_back(ms(c.finish - c.arrival));
+      if (c.output_tokens > 1) ws.tpot.push_back(ms(c.finish - c.first_token) / (c.output_tokens - 1));
+      ws.last_finish = std::max(ws.last_finish, c.finish);
+      client_done(r, c.finish);
+    }
+  }
+
+  // The Service's endpoints: Ready pods its selector picks (KAITO's selects the leader pod only).
+  void sync_endpoints(Workspace& ws) {
+    std::vector<ObjectPtr> ready;
+    auto svc = cluster.get("Service", ws.ref.namespace_, ws.ref.name);
+    if (svc) {
+      const json& sel = (*svc)->at("/spec/selector");
+      LabelSelector selector;
+      if (sel.is_object())
+        for (auto it = sel.begin(); it != sel.end(); ++it)
+          if (it.value().is_string()) selector.match_labels[it.key()] = it.value().get<std::string>();
+      ListOptions opts;
+      opts.namespace_ = ws.ref.namespace_;
+      opts.selector = selector;
+      if (auto pods = cluster.list("Pod", opts))
+        for (const auto& p : pods.value())
+          if (!p->meta.deletion_timestamp && condition_is_true(p->at("/status/conditions"), "Ready")) ready.push_back(p);
+    }
+    std::sort(ready.begin(), ready.end(), [](const ObjectPtr& a, const ObjectPtr& b) { return a->meta.name < b->meta.name; });
+    // Drop endpoints that left; their requests fail (the connection drops).
+    for (size_t i = 0; i < ws.endpoints.size();) {
+      Endpoint& ep = *ws.endpoints[i];
+      const bool still = std::any_of(ready.begin(), ready.end(), [&](const ObjectPtr& p) { return p->meta.name == ep.pod; });
+      if (still) {
+        ++i;
+        continue;
+      }
+      drop(ws, i, "not ready");
+    }
+    for (const auto& p : ready) {
+      const bool known = std::any_of(ws.endpoints.begin(), ws.endpoints.end(),
+                                     [&](const auto& e) { return e->pod == p->meta.name; });
+      if (!known) add_endpoint(ws, *p);
+    }
+    std::sort(ws.endpoints.begin(), ws.endpoints.end(), [](const auto& a, const auto& b) { return a->pod < b->pod; });
+    while (!ws.endpoints.empty() && !ws.queue.empty()) {
+      const Req r = ws.queue.front();
+      ws.queue.pop_front();
+      route(ws, r);
+    }
+  }
+
+  void retire(Workspace& ws, Endpoint& ep) {
+    if (ep.next) kernel.cancel(ep.next);
+    ep.next = {};
+    ws.itl.merge(ep.engine->itl());
+    ws.busy += ep.engine->stats().busy;
+    ws.endpoint_time += kernel.now() - ep.since;
+  }
+
+  void drop(Workspace& ws, size_t index, const std::string& why) {
+    Endpoint& ep = *ws.endpoints[index];
+    std::vector<gpu::Completion> done;
+    ep.engine->advance_to(kernel.now(), done);
+    complete(ws, ep, done);
+    retire(ws, ep);
+    std::vector<Req> lost;
+    for (const auto& [id, r] : ep.outstanding) lost.push_back(r);
+    std::sort(lost.begin(), lost.end(), [](const Req& a, const Req& b) { return a.id < b.id; });
+    log.record("Serving", ws.ref.namespace_ + "/" + ep.pod,
+               "endpoint removed (" + why + "): " + std::to_string(lost.size()) + " request(s) in flight failed");
+    ws.endpoints.erase(ws.endpoints.begin() + static_cast<std::ptrdiff_t>(index));
+    for (const auto& r : lost) fail(ws, r);
+  }
+
+  void add_endpoint(Workspace& ws, const Object& pod) {
+    const std::string who = ws.ref.namespace_ + "/" + pod.meta.name;
+    auto node = cluster.get("Node", "", pod.str("/spec/nodeName"));
+    std::string why;
+    auto ep = std::make_unique<Endpoint>();
+    ep->pod = pod.meta.name;
+    ep->since = kernel.now();
+    try {
+      gpu::Deployment d;
+      gpu::EngineConfig cfg;
+      if (!deployment_of(pod, node ? node->get() : nullptr, d, cfg, why)) {
+        log.record("Serving", who, "endpoint cannot be modelled: " + why);
+        return;
+      }
+      ep->predictor = gpu::make_predictor("roofline", d, gpu::default_coefficients());
+      ep->engine = std::make_unique<gpu::ReplicaEngine>(*ep->predictor, cfg);
+      const auto& kv = ep->engine->kv();
+      log.record("Serving", who,
+                 "endpoint ready: " + d.model.hf_id + " on " + std::to_string(d.tp * d.pp) + " x " + d.gpu.id + " (TP " +
+                     std::to_string(d.tp) + ", PP " + std::to_string(d.pp) + "), KV cache " +
+                     std::to_string(kv.num_blocks * cfg.block_size) + " tokens, max-model-len " +
+                     std::to_string(kv.max_model_len));
+    } catch (const InputError& e) {
+      log.record("Serving", who, std::string("endpoint cannot serve: ") + e.what());
+      return;
+    }
+    ws.endpoints.push_back(std::move(ep));
+  }
+
+  bool deployment_of(const Object& pod, const Object* node, gpu::Deployment& d, gpu::EngineConfig& cfg, std::string& why) {
+    if (!node) return why = "its node is gone", false;
+    // The pod's command line says what vLLM was told (model, TP, PP, memory utilisation, context).
+    const cluster_model::AppProfile app = profile(pod, node);
+    if (app.kind != cluster_model::AppProfile::Kind::kVllm && app.kind != cluster_model::AppProfile::Kind::kTransformers)
+      return why = "not an inference server KAITO starts (vLLM or transformers)", false;
+    const gpu::HardwareCatalog& hw = gpu::default_hardware();
+    if (const ModelPreset* preset = cat.presets.find(app.model)) {
+      d.model.hf_id = preset->hf_id;
+      d.model.arch = preset->arch;
+      d.model.max_position_embeddings = preset->model_token_limit;
+      d.model.from = "preset " + preset->name;
+      if (!gpu::parse_dtype(preset->weight_dtype, d.weight_dtype)) d.weight_dtype = gpu::DType::kBF16;
+    } else if (const gpu::ModelArch* arch = hw.find_model(app.model)) {
+      d.model = *arch;
+    } else {
+      return why = "no architecture known for model \"" + app.model + "\"", false;
+    }
+    std::optional<GpuConfig> gpu;
+    if (const std::string* it = node->meta.label("node.kubernetes.io/instance-type"))
+      if (const Sku* sku = cat.skus.find(cloud, *it)) gpu = sku->gpu;
+    if (!gpu) gpu = gpu_config_from_node_labels(node->meta.labels);
+    const gpu::GpuSpec* spec = gpu && !gpu->gpu_id.empty() ? hw.find_gpu(gpu->gpu_id) : nullptr;
+    if (!spec) return why = "no GPU spec sheet for node " + node->meta.name + " (presets/gpus.yaml)", false;
+    d.gpu = *spec;
+    d.kv_dtype = d.weight_dtype == gpu::DType::kFP16 ? gpu::DType::kFP16 : gpu::DType::kBF16;
+    d.engine = app.kind == cluster_model::AppProfile::Kind::kVllm ? gpu::EngineKind::kVllm : gpu::EngineKind::kTgi;
+    d.tp = std::max(1, app.tensor_parallel);
+    d.pp = std::max(1, app.pipeline_parallel);
+    cfg.gpu_memory_utilization = app.gpu_memory_utilization;
+    cfg.max_model_len = app.max_model_len;
+    return true;
+  }
+};
+
+}  // namespace ktwin::sim
+
+namespace ktwin::sim {
+
+ServingModel::ServingModel(Kernel& kernel, Cluster& cluster, const Scenario& scenario, const catalog::Catalog& catalog,
+                           EventLog& log, uint64_t seed, ProfileReader profile)
+    : impl_(std::make_unique<Impl>(kernel, cluster, scenario, catalog, log, seed, std::move(profile))), scenario_(scenario) {}
+
+ServingModel::~ServingModel() = default;
+
+void ServingModel::start() {
+  if (has_traffic()) impl_->start();
+}
+
+void ServingModel::finish(Time end) {
+  Impl& m = *impl_;
+  for (auto& [key, ws] : m.workspaces) {
+    for (auto& ep : ws->endpoints) {
+      std::vector<gpu::Completion> done;
+      ep->engine->advance_to(end, done);
+      m.complete(*ws, *ep, done);
+    }
+  }
+  m.stopped = true;
+  for (auto& [key, ws] : m.workspaces) {
+    int64_t in_flight = static_cast<int64_t>(ws->queue.size());
+    for (auto& ep : ws->endpoints) {
+      in_flight += static_cast<int64_t>(ep->outstanding.size());
+      m.retire(*ws, *ep);
+    }
+    m.log.record("Serving", key,
+                 std::to_string(ws->requests) + " requests: " + std::to_string(ws->completed) + " completed, " +
+                     std::to_string(ws->failed) + " failed, " + std::to_string(in_flight) + " in flight at the end");
+  }
+  m.pod_watch.reset();
+}
+
+namespace {
+
+json latency_json(const LatencySummary& s) {
+  auto r = [](double v) { return std::round(v * 1000.0) / 1000.0; };  // microsecond resolution keeps JSON stable
+  return {{"mean", r(s.mean)}, {"p50", r(s.p50)}, {"p90", r(s.p90)}, {"p95", r(s.p95)}, {"p99", r(s.p99)}};
+}
+
+LatencySummary itl_summary(const gpu::ItlHistogram& h) {
+  LatencySummary s;
+  if (h.count() == 0) return s;
+  const double to_ms = 1e-6;
+  s.mean = h.mean_ns() * to_ms;
+  s.p50 = h.quantile_ns(0.50) * to_ms;
+  s.p90 = h.quantile_ns(0.90) * to_ms;
+  s.p95 = h.quantile_ns(0.95) * to_ms;
+  s.p99 = h.quantile_ns(0.99) * to_ms;
+  s.min = h.quantile_ns(0) * to_ms;
+  s.max = h.quantile_ns(1) * to_ms;
+  return s;
+}
+
+}  // namespace
+
+json ServingModel::metrics_json() const {
+  json out = json::object();
+  for (const auto& [key, ws] : impl_->workspaces) {
+    const double secs = ws->first_arrival >= 0 && ws->last_finish > ws->first_arrival
+                            ? to_seconds(ws->last_finish - ws->first_arrival)
+                            : 0.0;
+    auto per_s = [&](double v) { return secs > 0 ? std::round(v / secs * 1000.0) / 1000.0 : 0.0; };
+    json m = {{"requests", ws->requests},
+              {"completed", ws->completed},
+              {"failed", ws->failed},
+              {"rejected", ws->rejected},
+              {"duration_s", std::round(secs * 1000.0) / 1000.0},
+              {"out_tok_s", per_s(static_cast<double>(ws->out_tokens))},
+              {"total_tok_s", per_s(static_cast<double>(ws->out_tokens + ws->in_tokens))},
+              {"req_s", per_s(static_cast<double>(ws->completed))},
+              {"ttft_ms", latency_json(summarize_latencies(ws->ttft))},
+              {"tpot_ms", latency_json(summarize_latencies(ws->tpot))},
+              {"itl_ms", latency_json(itl_summary(ws->itl))},
+              {"e2el_ms", latency_json(summarize_latencies(ws->e2el))},
+              {"max_queue", ws->max_queue},
+              {"gpu_busy_fraction",
+               ws->endpoint_time > 0 ? std::round(static_cast<double>(ws->busy) / static_cast<double>(ws->endpoint_time) * 1e4) / 1e4
+                                     : 0.0}};
+    out[ws->ref.to_string()] = m;
+  }
+  return out;
+}
+
+std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_view name, std::string& why) const {
+  auto it = impl_->workspaces.find(ref.namespace_ + "/" + ref.name);
+  if (it == impl_->workspaces.end()) {
+    why = "no traffic was sent to " + ref.to_string();
+    return std::nullopt;
+  }
+  const auto& ws = *it->second;
+  const double secs = ws.first_arrival >= 0 && ws.last_finish > ws.first_arrival ? to_seconds(ws.last_finish - ws.first_arrival) : 0;
+  if (name == "completed_requests") return static_cast<double>(ws.completed);
+  if (name == "failed_requests") return static_cast<double>(ws.failed);
+  if (name == "goodput") {
+    why = "goodput needs SLO thresholds, which traffic entries do not state yet";
+    return std::nullopt;
+  }
+  if (name == "output_throughput" || name == "total_token_throughput" || name == "request_throughput") {
+    if (secs <= 0) {
+      why = "no request completed";
+      return std::nullopt;
+    }
+    if (name == "output_throughput") return static_cast<double>(ws.out_tokens) / secs;
+    if (name == "total_token_throughput") return static_cast<double>(ws.out_tokens + ws.in_tokens) / secs;
+    return static_cast<double>(ws.completed) / secs;
+  }
+  // Latencies: base_stat, e.g. ttft_p95; a bare base means the mean.
+  const std::string n(name);
+  const size_t us = n.find('_');
+  const std::string base = n.substr(0, us);
+  const std::string stat = us == std::string::npos ? "mean" : n.substr(us + 1);
+  LatencySummary s;
+  std::vector<double> values;
+  if (base == "itl") {
+    s = itl_summary(ws.itl);
+    if (ws.itl.count() == 0) {
+      why = "no inter-token latencies recorded";
+      return std::nullopt;
+    }
+    if (stat == "p999") return ws.itl.quantile_ns(0.999) * 1e-9;
+  } else {
+    values = base == "ttft" ? ws.ttft : base == "tpot" ? ws.tpot : ws.e2el;
+    if (values.empty()) {
+      why = "no request completed";
+      return std::nullopt;
+    }
+    s = summarize_latencies(values);
+    if (stat == "p999") {
+      std::sort(values.begin(), values.end());
+      const double pos = 0.999 * static_cast<double>(values.size() - 1);
+      const size_t lo = static_cast<size_t>(pos);
+      const size_t hi = std::min(lo + 1, values.size() - 1);
+      return (values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo))) / 1000.0;
+    }
+  }
+  double v = s.mean;
+  if (stat == "median" || stat == "p50") v = s.p50;
+  else if (stat == "p90") v = s.p90;
+  else if (stat == "p95") v = s.p95;
+  else if (stat == "p99") v = s.p99;
+  else if (stat == "min") v = s.min;
+  else if (stat == "max") v = s.max;
+  return v / 1000.0;  // ms -> s
+}
+
+}  // namespace ktwin::sim

@@ -1,0 +1,65 @@
+// Traffic on ready replicas: arrivals from the scenario's `traffic:` entries go through each
+// workspace's Service to its ready endpoints (the pods its selector picks), each served by a vLLM-like
+// ReplicaEngine (gpu_model/) sized from the pod's flags and its node's GPUs. Collects the vLLM
+// benchmark metrics (TTFT, TPOT, ITL, E2EL, throughput) per workspace.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster_model/kubelet.h"
+#include "core/object.h"
+#include "core/ports.h"
+#include "sim/scenario.h"
+
+namespace ktwin::catalog {
+struct Catalog;
+}
+
+namespace ktwin::sim {
+
+class Kernel;
+class EventLog;
+
+//! mean and percentiles of one latency metric, in milliseconds.
+struct LatencySummary {
+  double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, min = 0, max = 0;
+};
+
+//! Reads an inference pod's flags and its node's GPUs (the kubelet model's reading).
+using ProfileReader = std::function<cluster_model::AppProfile(const Object& pod, const Object* node)>;
+
+class ServingModel {
+ public:
+  ServingModel(Kernel& kernel, Cluster& cluster, const Scenario& scenario, const catalog::Catalog& catalog,
+               EventLog& log, uint64_t seed, ProfileReader profile);
+  ~ServingModel();
+  ServingModel(const ServingModel&) = delete;
+  ServingModel& operator=(const ServingModel&) = delete;
+
+  //! Watches pods and schedules the first arrivals. Throws InputError for an unreadable trace.
+  void start();
+  //! Lets engines finish the steps that started before the end of the run and stops counting.
+  void finish(Time end);
+
+  bool has_traffic() const { return !scenario_.traffic.empty(); }
+  //! `metrics.<workspace>` of the run summary.
+  json metrics_json() const;
+  //! A metric of the vLLM benchmark vocabulary (known_metrics()) in its unit (seconds, tok/s, req/s,
+  //! count); nullopt with `why` when the workspace served nothing to measure.
+  std::optional<double> metric(const WorkspaceRef& ws, std::string_view name, std::string& why) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  const Scenario& scenario_;
+};
+
+//! Percentiles by linear interpolation between closest ranks (numpy's default); input need not be sorted.
+LatencySummary summarize_latencies(std::vector<double> values_ms);
+
+}  // namespace ktwin::sim

@@ -1,0 +1,81 @@
+// Traffic on ready replicas: percentiles, the summary's metrics block, metric expectations, closed-loop
+// clients, and determinism with traffic on.
+#include "sim/serving.h"
+
+#include <gtest/gtest.h>
+
+#include "catalog/catalog.h"
+#include "sim/runner.h"
+
+namespace ktwin::sim {
+namespace {
+
+TEST(SummarizeLatencies, InterpolatesBetweenClosestRanks) {
+  const LatencySummary s = summarize_latencies({4, 1, 3, 2});
+  EXPECT_DOUBLE_EQ(s.mean, 2.5);
+  EXPECT_DOUBLE_EQ(s.p50, 2.5);
+  EXPECT_DOUBLE_EQ(s.p90, 3.7);
+  EXPECT_DOUBLE_EQ(s.min, 1);
+  EXPECT_DOUBLE_EQ(s.max, 4);
+  EXPECT_DOUBLE_EQ(summarize_latencies({}).p99, 0);
+}
+
+const char* kScenario = R"(name: serving-unit
+seed: 5
+duration: 40m
+cluster: {cloud: azure}
+workspaces:
+  - manifest:
+      apiVersion: kaito.sh/v1beta1
+      kind: Workspace
+      metadata: {name: ws}
+      resource:
+        instanceType: Standard_NC24ads_A100_v4
+        labelSelector: {matchLabels: {apps: ws}}
+      inference:
+        preset: {name: phi-3-mini-4k-instruct}
+traffic:
+  - {workspace: ws, start: 25m, end: 35m, arrival: {process: closed_loop, concurrency: 4},
+     prompt_tokens: 200, output_tokens: 50}
+  - {workspace: ws, start: 5m, end: 10m, arrival: {process: poisson, rate: 2/s},
+     prompt_tokens: 100, output_tokens: 10}
+expect:
+  - {workspace: ws, metric: ttft_p95, below: 1h}
+  - {workspace: ws, metric: tpot_mean, above: 1h}
+  - {workspace: ws, metric: goodput, above: 1 req/s}
+)";
+
+TEST(ServingModel, ClosedLoopClientsQueuedArrivalsAndTheSummary) {
+  const Scenario sc = parse_scenario(kScenario, "serving-unit.yaml");
+  const RunOutcome a = run_scenario(sc, catalog::default_catalog());
+  const json& summary = a.summary;
+  ASSERT_TRUE(summary.contains("metrics")) << summary.dump().substr(0, 400);
+  const json& m = summary["metrics"]["ws"];
+  for (const char* k : {"requests", "completed", "failed", "out_tok_s", "req_s"}) EXPECT_TRUE(m.contains(k)) << k;
+  for (const char* lat : {"ttft_ms", "tpot_ms", "itl_ms", "e2el_ms"})
+    for (const char* st : {"mean", "p50", "p90", "p95", "p99"}) EXPECT_TRUE(m[lat].contains(st)) << lat << "." << st;
+  // The Poisson requests arrive before the workspace is ready (~12 min): they wait in the queue and
+  // are served once the endpoint appears, unless they waited longer than 10 minutes.
+  EXPECT_GT(m["requests"].get<int64_t>(), 600);
+  EXPECT_GT(m["completed"].get<int64_t>(), 100);
+  EXPECT_GT(m["max_queue"].get<int64_t>(), 0);
+  // Closed loop: 4 clients keep exactly 4 requests in flight; each request's 49 decode steps on a
+  // 3.8B model take milliseconds, not seconds.
+  EXPECT_GT(m["tpot_ms"]["p50"].get<double>(), 1.0);
+  EXPECT_LT(m["tpot_ms"]["p50"].get<double>(), 100.0);
+  EXPECT_GT(m["out_tok_s"].get<double>(), 0);
+
+  ASSERT_EQ(a.expectations.size(), 3u);
+  EXPECT_TRUE(a.expectations[0].passed) << a.expectations[0].detail;
+  EXPECT_FALSE(a.expectations[1].passed);
+  EXPECT_NE(a.expectations[1].detail.find("tpot_mean = "), std::string::npos) << a.expectations[1].detail;
+  EXPECT_FALSE(a.expectations[2].passed);
+  EXPECT_NE(a.expectations[2].detail.find("SLO"), std::string::npos) << a.expectations[2].detail;
+
+  const RunOutcome b = run_scenario(sc, catalog::default_catalog());
+  EXPECT_EQ(a.fingerprint, b.fingerprint);
+  EXPECT_EQ(a.summary["metrics"], b.summary["metrics"]);
+}
+
+}  // namespace
+}  // namespace ktwin::sim
