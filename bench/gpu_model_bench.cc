@@ -23,7 +23,7 @@ std::unique_ptr<LatencyPredictor> llama8b_h100() {
   return make_predictor("roofline", d, Coefficients{});
 }
 
-// One replica, everything queued at once (saturating), short requests: 32 prompt + 8 output tokens.
+// One replica, everything queued at once (saturating), short requests: prompts U[16, 64], outputs U[4, 32].
 void BM_SaturatedReplica(benchmark::State& state) {
   const auto pred = llama8b_h100();
   const int64_t n = state.range(0);
@@ -31,7 +31,10 @@ void BM_SaturatedReplica(benchmark::State& state) {
   done.reserve(static_cast<size_t>(n));
   for (auto _ : state) {
     ReplicaEngine e(*pred, EngineConfig{});
-    for (int64_t i = 0; i < n; ++i) e.submit({i, 0, 32, 8});
+    Rng rng(7);
+    for (int64_t i = 0; i < n; ++i) {
+      e.submit({i, 0, static_cast<int32_t>(rng.uniform_int(16, 64)), static_cast<int32_t>(rng.uniform_int(4, 32))});
+    }
     done.clear();
     e.advance_to(kNever - 1, done);
     benchmark::DoNotOptimize(done.data());

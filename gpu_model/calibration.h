@@ -60,7 +60,7 @@ struct Evaluation {
   std::vector<Skipped> skipped;
   std::map<std::string, MetricError> summary;
 };
-//! Predicts every usable row. `setups` caches setup_row() across calls (the fit evaluates many times).
+//! Predicts every usable row; rows that cannot be simulated go to `skipped` with the reason.
 Evaluation evaluate(const std::vector<MeasuredRow>& rows, const std::string& predictor, const Coefficients& c);
 std::map<std::string, MetricError> summarize(const std::vector<RowPrediction>& rows);
 

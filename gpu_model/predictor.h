@@ -16,7 +16,7 @@
 namespace ktwin::gpu {
 
 enum class DType { kFP16, kBF16, kFP8, kINT8, kINT4 };
-//! "fp16", "bf16", "fp8", "int8", "int4" (also "float16", "bfloat16", "auto" = bf16); nullopt-like false.
+//! "fp16", "bf16", "fp8", "int8", "int4" (also "float16", "bfloat16", "auto" = bf16); false when unknown.
 bool parse_dtype(std::string_view s, DType& out);
 const char* dtype_name(DType d);
 double dtype_bytes(DType d);

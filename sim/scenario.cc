@@ -560,7 +560,7 @@ class Loader {
     require_map(doc, "");
     catalog::check_keys(doc, "",
                         {"name", "description", "seed", "duration", "cluster", "models", "workspaces", "traffic",
-                         "timeline", "expect"});
+                         "metrics_window", "timeline", "expect"});
 
     Scenario s;
     s.file = path_;
@@ -614,6 +614,7 @@ class Loader {
       }
     }
 
+    if (has(doc, "", "metrics_window")) s.metrics_window = get_positive_duration(doc, "/metrics_window");
     if (has(doc, "", "timeline")) {
       require_list(doc, "/timeline");
       for (size_t i = 0; i < node(doc, "/timeline").size(); ++i)
@@ -860,7 +861,8 @@ class Loader {
   TrafficSpec parse_traffic(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    catalog::check_keys(doc, ptr, {"workspace", "start", "end", "arrival", "prompt_tokens", "output_tokens"});
+    catalog::check_keys(doc, ptr, {"workspace", "start", "end", "arrival", "prompt_tokens", "output_tokens", "routing",
+                                   "queue", "slo"});
     TrafficSpec t;
     t.line = doc.position_of(ptr).line;
     require_present(doc, ptr, "workspace");
@@ -889,6 +891,24 @@ class Loader {
         d.samples = std::make_shared<const std::vector<int64_t>>(parse_token_samples(text, d.resolved_file));
       }
       *out = std::move(d);
+    }
+    if (has(doc, ptr, "routing"))
+      t.routing = static_cast<TrafficSpec::Routing>(
+          get_choice(doc, pointer_join(ptr, "routing"), {"least_outstanding", "round_robin"}, "routing"));
+    if (has(doc, ptr, "queue")) {
+      const std::string qp = pointer_join(ptr, "queue");
+      require_map(doc, qp);
+      catalog::check_keys(doc, qp, {"limit", "timeout"});
+      if (has(doc, qp, "limit")) t.queue_limit = get_int(doc, pointer_join(qp, "limit"), 0);
+      if (has(doc, qp, "timeout")) t.queue_timeout = get_nonnegative_duration(doc, pointer_join(qp, "timeout"));
+    }
+    if (has(doc, ptr, "slo")) {
+      const std::string sp = pointer_join(ptr, "slo");
+      require_map(doc, sp);
+      catalog::check_keys(doc, sp, {"ttft", "tpot"});
+      if (has(doc, sp, "ttft")) t.slo_ttft = get_positive_duration(doc, pointer_join(sp, "ttft"));
+      if (has(doc, sp, "tpot")) t.slo_tpot = get_positive_duration(doc, pointer_join(sp, "tpot"));
+      if (!t.slo_ttft && !t.slo_tpot) throw doc.error(sp, "give ttft, tpot or both");
     }
     return t;
   }
@@ -924,14 +944,16 @@ class Loader {
     };
     switch (a.process) {
       case ArrivalProcess::kPoisson:
-        catalog::check_keys(doc, ptr, {"process", "rate"});
+        catalog::check_keys(doc, ptr, {"process", "rate", "diurnal"});
         a.rate_per_second = rate();
+        parse_diurnal(ptr, a);
         break;
       case ArrivalProcess::kGamma:
-        catalog::check_keys(doc, ptr, {"process", "rate", "cv"});
+        catalog::check_keys(doc, ptr, {"process", "rate", "cv", "diurnal"});
         a.rate_per_second = rate();
         require_present(doc, ptr, "cv");
         a.cv = get_positive_number(doc, pointer_join(ptr, "cv"));
+        parse_diurnal(ptr, a);
         break;
       case ArrivalProcess::kClosedLoop:
         catalog::check_keys(doc, ptr, {"process", "concurrency", "think_time"});
@@ -950,6 +972,20 @@ class Loader {
       }
     }
     return a;
+  }
+
+  void parse_diurnal(const std::string& ptr, ArrivalSpec& a) {
+    const YamlDocument& doc = *doc_;
+    if (!has(doc, ptr, "diurnal")) return;
+    const std::string dp = pointer_join(ptr, "diurnal");
+    require_map(doc, dp);
+    catalog::check_keys(doc, dp, {"amplitude", "period", "peak"});
+    require_present(doc, dp, "amplitude");
+    const std::string ap = pointer_join(dp, "amplitude");
+    a.diurnal_amplitude = get_positive_number(doc, ap);
+    if (a.diurnal_amplitude > 1) throw doc.error(ap, "must be at most 1 (the rate may not go negative)");
+    if (has(doc, dp, "period")) a.diurnal_period = get_positive_duration(doc, pointer_join(dp, "period"));
+    if (has(doc, dp, "peak")) a.diurnal_peak = get_nonnegative_duration(doc, pointer_join(dp, "peak"));
   }
 
   TimelineAction parse_action(const std::string& ptr) {

@@ -121,6 +121,10 @@ struct ArrivalSpec {
   ArrivalProcess process = ArrivalProcess::kPoisson;
   double rate_per_second = 0;              //!< poisson, gamma
   double cv = 1;                           //!< gamma: coefficient of variation of inter-arrival times
+  //! poisson, gamma: a daily cycle, rate x (1 + amplitude x cos(2 pi (t - peak) / period)); 0 = flat.
+  double diurnal_amplitude = 0;
+  Duration diurnal_period = 24 * kHour;
+  Duration diurnal_peak = 0;               //!< time of day (from the start of the run) of the peak
   int64_t concurrency = 0;                 //!< closed_loop: requests kept in flight
   std::optional<DurationDist> think_time;  //!< closed_loop: pause before re-sending; none when unset
   std::string trace_file;                  //!< trace: as written
@@ -136,6 +140,12 @@ struct TrafficSpec {
   //! Always set unless the arrival process is a trace (whose rows then carry the token counts).
   std::optional<TokenDist> prompt_tokens;
   std::optional<TokenDist> output_tokens;
+  //! How the Service spreads requests over ready endpoints (the first entry of a workspace decides).
+  enum class Routing { kLeastOutstanding, kRoundRobin } routing = Routing::kLeastOutstanding;
+  int64_t queue_limit = 1000;              //!< requests held while the workspace has no ready endpoint
+  Duration queue_timeout = 10 * kMinute;   //!< then they fail, as a client gives up
+  std::optional<Duration> slo_ttft;        //!< goodput counts requests within both SLOs
+  std::optional<Duration> slo_tpot;
   int line = 0;
 };
 
@@ -238,6 +248,7 @@ struct Scenario {
   std::vector<GenericModel> models;
   std::vector<ManifestSource> manifests;  //!< from `workspaces:`, in file order
   std::vector<TrafficSpec> traffic;
+  Duration metrics_window = 0;            //!< per-window serving metrics in the summary; 0: none
   std::vector<TimelineAction> timeline;   //!< in file order
   std::vector<Expectation> expect;
   //! SHA-256 over the scenario text and every file it references (manifests, traces, token data),

@@ -46,9 +46,6 @@ LatencySummary summarize_latencies(std::vector<double> v) {
 
 namespace {
 
-constexpr size_t kQueueLimit = 1000;             // requests held while a workspace has no ready endpoint
-constexpr Duration kQueueTimeout = 10 * kMinute;  // then they fail, as a client would give up
-
 double ms(Duration d) { return static_cast<double>(d) / static_cast<double>(kMillisecond); }
 
 struct TraceRow {
@@ -149,6 +146,13 @@ struct ServingModel::Impl {
     gpu::ItlHistogram itl;
     Time first_arrival = -1, last_finish = -1;
     Duration busy = 0, endpoint_time = 0;
+    const TrafficSpec* config = nullptr;  // routing, queue and SLO: the workspace's first traffic entry
+    int64_t good = 0;                     // completed within the SLOs
+    struct Window {
+      int64_t completed = 0, out_tokens = 0;
+      std::vector<double> ttft, tpot;
+    };
+    std::map<int64_t, Window> windows;    // by index of the window the request finished in
   };
   struct Source {
     const TrafficSpec* spec = nullptr;
@@ -192,6 +196,7 @@ struct ServingModel::Impl {
       if (!ws) {
         ws = std::make_unique<Workspace>();
         ws->ref = t.workspace;
+        ws->config = &t;
       }
       auto src = std::make_unique<Source>(&t, ws.get(), seed, std::to_string(i) + "/" + t.workspace.to_string());
       if (t.arrival.process == ArrivalProcess::kTrace)
@@ -215,16 +220,29 @@ struct ServingModel::Impl {
           if (!s.trace.empty()) kernel.post_at(t0 + s.trace[0].at, [this, i] { arrive(static_cast<int>(i)); });
           break;
         default:
-          kernel.post_at(t0 + gap(s), [this, i] { arrive(static_cast<int>(i)); });
+          kernel.post_at(next_arrival(s, t0), [this, i] { arrive(static_cast<int>(i)); });
       }
     }
   }
 
-  Duration gap(Source& s) {
-    const double mean = 1.0 / s.spec->arrival.rate_per_second;
-    const double secs = s.spec->arrival.process == ArrivalProcess::kGamma ? s.arrivals.gamma_mean_cv(mean, s.spec->arrival.cv)
-                                                                        : s.arrivals.exponential(s.spec->arrival.rate_per_second);
+  Duration gap(Source& s, double rate) {
+    const double secs = s.spec->arrival.process == ArrivalProcess::kGamma ? s.arrivals.gamma_mean_cv(1.0 / rate, s.spec->arrival.cv)
+                                                                        : s.arrivals.exponential(rate);
     return std::max<Duration>(1, from_seconds(secs));
+  }
+
+  // A daily cycle by thinning: candidates at the peak rate, each kept with probability rate(t) / peak.
+  Time next_arrival(Source& s, Time now) {
+    const ArrivalSpec& a = s.spec->arrival;
+    if (a.diurnal_amplitude <= 0) return now + gap(s, a.rate_per_second);
+    const double peak = a.rate_per_second * (1 + a.diurnal_amplitude);
+    constexpr double kTwoPi = 6.283185307179586;
+    for (Time t = now;;) {
+      t += gap(s, peak);
+      const double phase = kTwoPi * to_seconds(t - kSimEpoch - a.diurnal_peak) / to_seconds(a.diurnal_period);
+      const double rate = a.rate_per_second * (1 + a.diurnal_amplitude * std::cos(phase));
+      if (s.arrivals.uniform01() * peak < rate) return t;
+    }
   }
 
   void arrive(int si) {
@@ -246,7 +264,7 @@ struct ServingModel::Impl {
     } else {
       r.prompt = static_cast<int32_t>(std::max<int64_t>(1, s.spec->prompt_tokens->sample(s.tokens)));
       r.output = static_cast<int32_t>(std::max<int64_t>(1, s.spec->output_tokens->sample(s.tokens)));
-      if (!closed) kernel.post_at(now + gap(s), [this, si] { arrive(si); });
+      if (!closed) kernel.post_at(next_arrival(s, now), [this, si] { arrive(si); });
     }
     if (closed) r.source = si;
     Workspace& ws = *s.ws;
@@ -271,12 +289,12 @@ struct ServingModel::Impl {
 
   void route(Workspace& ws, const Req& r) {
     if (ws.endpoints.empty()) {
-      if (ws.queue.size() >= kQueueLimit) return fail(ws, r);
+      if (static_cast<int64_t>(ws.queue.size()) >= ws.config->queue_limit) return fail(ws, r);
       ws.queue.push_back(r);
       ws.max_queue = std::max<int64_t>(ws.max_queue, static_cast<int64_t>(ws.queue.size()));
       const int64_t id = r.id;
       Workspace* w = &ws;
-      kernel.post_at(r.arrival + kQueueTimeout, [this, w, id] {
+      kernel.post_at(r.arrival + ws.config->queue_timeout, [this, w, id] {
         auto it = std::find_if(w->queue.begin(), w->queue.end(), [id](const Req& q) { return q.id == id; });
         if (it == w->queue.end()) return;
         const Req gone = *it;
@@ -285,13 +303,14 @@ struct ServingModel::Impl {
       });
       return;
     }
-    // Least outstanding requests; ties to the first endpoint after the round-robin cursor.
+    // Round robin, or least outstanding requests with ties to the first endpoint after the cursor.
     const size_t n = ws.endpoints.size();
     size_t best = ws.rr % n;
-    for (size_t k = 1; k < n; ++k) {
-      const size_t i = (ws.rr + k) % n;
-      if (ws.endpoints[i]->outstanding.size() < ws.endpoints[best]->outstanding.size()) best = i;
-    }
+    if (ws.config->routing == TrafficSpec::Routing::kLeastOutstanding)
+      for (size_t k = 1; k < n; ++k) {
+        const size_t i = (ws.rr + k) % n;
+        if (ws.endpoints[i]->outstanding.size() < ws.endpoints[best]->outstanding.size()) best = i;
+      }
     ws.rr = best + 1;
     submit(ws, *ws.endpoints[best], r);
   }
@@ -336,10 +355,21 @@ struct ServingModel::Impl {
       ++ws.completed;
       ws.out_tokens += c.output_tokens;
       ws.in_tokens += c.prompt_tokens;
-      ws.ttft.push_back(ms(c.first_token - c.arrival));
+      const double ttft = ms(c.first_token - c.arrival);
+      const double tpot = c.output_tokens > 1 ? ms(c.finish - c.first_token) / (c.output_tokens - 1) : -1;
+      ws.ttft.push_back(ttft);
       ws.e2el.push_back(ms(c.finish - c.arrival));
-      if (c.output_tokens > 1) ws.tpot.push_back(ms(c.finish - c.first_token) / (c.output_tokens - 1));
+      if (tpot >= 0) ws.tpot.push_back(tpot);
       ws.last_finish = std::max(ws.last_finish, c.finish);
+      const TrafficSpec& cfg = *ws.config;
+      if ((!cfg.slo_ttft || ttft <= ms(*cfg.slo_ttft)) && (!cfg.slo_tpot || tpot <= ms(*cfg.slo_tpot))) ++ws.good;
+      if (sc.metrics_window > 0) {
+        Workspace::Window& w = ws.windows[(c.finish - kSimEpoch) / sc.metrics_window];
+        ++w.completed;
+        w.out_tokens += c.output_tokens;
+        w.ttft.push_back(ttft);
+        if (tpot >= 0) w.tpot.push_back(tpot);
+      }
       client_done(r, c.finish);
     }
   }
@@ -552,9 +582,25 @@ json ServingModel::metrics_json() const {
               {"itl_ms", latency_json(itl_summary(ws->itl))},
               {"e2el_ms", latency_json(summarize_latencies(ws->e2el))},
               {"max_queue", ws->max_queue},
+              {"goodput_req_s", ws->config->slo_ttft || ws->config->slo_tpot ? json(per_s(static_cast<double>(ws->good))) : json(nullptr)},
               {"gpu_busy_fraction",
                ws->endpoint_time > 0 ? std::round(static_cast<double>(ws->busy) / static_cast<double>(ws->endpoint_time) * 1e4) / 1e4
                                      : 0.0}};
+    if (!ws->windows.empty()) {
+      const double win_s = to_seconds(scenario_.metrics_window);
+      json windows = json::array();
+      for (const auto& [index, w] : ws->windows) {
+        const LatencySummary t = summarize_latencies(w.ttft), p = summarize_latencies(w.tpot);
+        auto r3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
+        windows.push_back({{"start_s", r3(static_cast<double>(index) * win_s)},
+                           {"completed", w.completed},
+                           {"out_tok_s", r3(static_cast<double>(w.out_tokens) / win_s)},
+                           {"req_s", r3(static_cast<double>(w.completed) / win_s)},
+                           {"ttft_ms", {{"p50", r3(t.p50)}, {"p95", r3(t.p95)}}},
+                           {"tpot_ms", {{"p50", r3(p.p50)}, {"p95", r3(p.p95)}}}});
+      }
+      m["windows"] = windows;
+    }
     out[ws->ref.to_string()] = m;
   }
   return out;
@@ -571,8 +617,15 @@ std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_
   if (name == "completed_requests") return static_cast<double>(ws.completed);
   if (name == "failed_requests") return static_cast<double>(ws.failed);
   if (name == "goodput") {
-    why = "goodput needs SLO thresholds, which traffic entries do not state yet";
-    return std::nullopt;
+    if (!ws.config->slo_ttft && !ws.config->slo_tpot) {
+      why = "goodput needs an slo: {ttft, tpot} on the workspace's first traffic entry";
+      return std::nullopt;
+    }
+    if (secs <= 0) {
+      why = "no request completed";
+      return std::nullopt;
+    }
+    return static_cast<double>(ws.good) / secs;
   }
   if (name == "output_throughput" || name == "total_token_throughput" || name == "request_throughput") {
     if (secs <= 0) {

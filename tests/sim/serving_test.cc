@@ -70,11 +70,53 @@ TEST(ServingModel, ClosedLoopClientsQueuedArrivalsAndTheSummary) {
   EXPECT_FALSE(a.expectations[1].passed);
   EXPECT_NE(a.expectations[1].detail.find("tpot_mean = "), std::string::npos) << a.expectations[1].detail;
   EXPECT_FALSE(a.expectations[2].passed);
-  EXPECT_NE(a.expectations[2].detail.find("SLO"), std::string::npos) << a.expectations[2].detail;
+  EXPECT_NE(a.expectations[2].detail.find("slo:"), std::string::npos) << a.expectations[2].detail;
 
   const RunOutcome b = run_scenario(sc, catalog::default_catalog());
   EXPECT_EQ(a.fingerprint, b.fingerprint);
   EXPECT_EQ(a.summary["metrics"], b.summary["metrics"]);
+}
+
+TEST(ServingModel, SloGoodputWindowsDiurnalAndRoundRobin) {
+  std::string text = kScenario;
+  text.replace(text.find("traffic:"), std::string("traffic:").size(), "metrics_window: 5m\ntraffic:");
+  text.replace(text.find("arrival: {process: poisson, rate: 2/s}"), std::string("arrival: {process: poisson, rate: 2/s}").size(),
+               "arrival: {process: poisson, rate: 2/s, diurnal: {amplitude: 0.5, period: 10m}}, routing: round_robin");
+  text.replace(text.find("prompt_tokens: 200, output_tokens: 50}"), std::string("prompt_tokens: 200, output_tokens: 50}").size(),
+               "prompt_tokens: 200, output_tokens: 50, slo: {ttft: 5s, tpot: 50ms}}");
+  // The first traffic entry of a workspace sets its SLO: put the closed loop first.
+  const Scenario sc = parse_scenario(text, "serving-unit.yaml");
+  ASSERT_TRUE(sc.traffic[0].slo_ttft.has_value());
+  EXPECT_EQ(sc.traffic[1].routing, TrafficSpec::Routing::kRoundRobin);
+  EXPECT_DOUBLE_EQ(sc.traffic[1].arrival.diurnal_amplitude, 0.5);
+  const RunOutcome out = run_scenario(sc, catalog::default_catalog());
+  const json& m = out.summary["metrics"]["ws"];
+  ASSERT_TRUE(m["goodput_req_s"].is_number()) << m.dump();
+  EXPECT_GT(m["goodput_req_s"].get<double>(), 0);
+  EXPECT_LE(m["goodput_req_s"].get<double>(), m["req_s"].get<double>());
+  ASSERT_TRUE(m.contains("windows"));
+  int64_t in_windows = 0;
+  for (const auto& w : m["windows"]) in_windows += w["completed"].get<int64_t>();
+  EXPECT_EQ(in_windows, m["completed"].get<int64_t>());
+  EXPECT_TRUE(out.expectations[2].detail.find("goodput = ") != std::string::npos) << out.expectations[2].detail;
+}
+
+TEST(ScenarioTraffic, BadQueueSloAndDiurnal) {
+  auto error_of = [](const std::string& extra) {
+    try {
+      (void)parse_scenario(std::string("name: t\nduration: 1h\nworkspaces:\n  - manifest: {apiVersion: kaito.sh/v1beta1, "
+                                       "kind: Workspace, metadata: {name: ws}}\ntraffic:\n  - {workspace: ws, prompt_tokens: 1, "
+                                       "output_tokens: 1, ") + extra + "}\n",
+                           "t.yaml");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s, diurnal: {amplitude: 2}}").find("must be at most 1"), std::string::npos);
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, slo: {}").find("give ttft, tpot or both"), std::string::npos);
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, routing: random").find("routing"), std::string::npos);
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, queue: {timeout: 5}").find("t.yaml:6:"), std::string::npos);
 }
 
 }  // namespace
