@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -175,6 +176,7 @@ struct ServingModel::Impl {
   std::unique_ptr<WatchSubscription> pod_watch;
   int64_t next_id = 1;
   bool stopped = false;
+  std::set<std::string> unservable;  // pod uids that cannot be modelled (said once in the log)
 
   ProfileReader profile;
   std::string cloud;
@@ -282,9 +284,11 @@ struct ServingModel::Impl {
     kernel.post_at(std::max(at, kernel.now()) + think, [this, si] { arrive(si); });
   }
 
+  // A failed closed-loop client retries after a second, so requests that always fail (too long for
+  // max-model-len, say) cannot spin at one instant.
   void fail(Workspace& ws, const Req& r) {
     ++ws.failed;
-    client_done(r, kernel.now());
+    client_done(r, kernel.now() + kSecond);
   }
 
   void route(Workspace& ws, const Req& r) {
@@ -355,10 +359,11 @@ struct ServingModel::Impl {
       ++ws.completed;
       ws.out_tokens += c.output_tokens;
       ws.in_tokens += c.prompt_tokens;
-      const double ttft = ms(c.first_token - c.arrival);
+      // From the client's arrival, so time spent queued for an endpoint counts.
+      const double ttft = ms(c.first_token - r.arrival);
       const double tpot = c.output_tokens > 1 ? ms(c.finish - c.first_token) / (c.output_tokens - 1) : -1;
       ws.ttft.push_back(ttft);
-      ws.e2el.push_back(ms(c.finish - c.arrival));
+      ws.e2el.push_back(ms(c.finish - r.arrival));
       if (tpot >= 0) ws.tpot.push_back(tpot);
       ws.last_finish = std::max(ws.last_finish, c.finish);
       const TrafficSpec& cfg = *ws.config;
@@ -405,7 +410,7 @@ struct ServingModel::Impl {
     for (const auto& p : ready) {
       const bool known = std::any_of(ws.endpoints.begin(), ws.endpoints.end(),
                                      [&](const auto& e) { return e->pod == p->meta.name; });
-      if (!known) add_endpoint(ws, *p);
+      if (!known && !unservable.count(p->meta.uid)) add_endpoint(ws, *p);
     }
     std::sort(ws.endpoints.begin(), ws.endpoints.end(), [](const auto& a, const auto& b) { return a->pod < b->pod; });
     while (!ws.endpoints.empty() && !ws.queue.empty()) {
@@ -450,6 +455,7 @@ struct ServingModel::Impl {
       gpu::EngineConfig cfg;
       if (!deployment_of(pod, node ? node->get() : nullptr, d, cfg, why)) {
         log.record("Serving", who, "endpoint cannot be modelled: " + why);
+        unservable.insert(pod.meta.uid);
         return;
       }
       ep->predictor = gpu::make_predictor("roofline", d, gpu::default_coefficients());
@@ -462,6 +468,7 @@ struct ServingModel::Impl {
                      std::to_string(kv.max_model_len));
     } catch (const InputError& e) {
       log.record("Serving", who, std::string("endpoint cannot serve: ") + e.what());
+      unservable.insert(pod.meta.uid);
       return;
     }
     ws.endpoints.push_back(std::move(ep));

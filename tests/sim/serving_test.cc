@@ -59,6 +59,7 @@ TEST(ServingModel, ClosedLoopClientsQueuedArrivalsAndTheSummary) {
   EXPECT_GT(m["requests"].get<int64_t>(), 600);
   EXPECT_GT(m["completed"].get<int64_t>(), 100);
   EXPECT_GT(m["max_queue"].get<int64_t>(), 0);
+  EXPECT_GT(m["ttft_ms"]["p99"].get<double>(), 60000.0);  // time queued for an endpoint counts in TTFT
   // Closed loop: 4 clients keep exactly 4 requests in flight; each request's 49 decode steps on a
   // 3.8B model take milliseconds, not seconds.
   EXPECT_GT(m["tpot_ms"]["p50"].get<double>(), 1.0);
@@ -117,6 +118,24 @@ TEST(ScenarioTraffic, BadQueueSloAndDiurnal) {
   EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, slo: {}").find("give ttft, tpot or both"), std::string::npos);
   EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, routing: random").find("routing"), std::string::npos);
   EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, queue: {timeout: 5}").find("t.yaml:6:"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ktwin::sim
+
+namespace ktwin::sim {
+namespace {
+
+// Every request is longer than Phi-3 Mini 4k's context: vLLM rejects each one; closed-loop clients
+// back off instead of spinning, and the run ends.
+TEST(ServingModel, RejectedClosedLoopRequestsDoNotSpin) {
+  std::string text = kScenario;
+  text.replace(text.find("prompt_tokens: 200, output_tokens: 50}"), std::string("prompt_tokens: 200, output_tokens: 50}").size(),
+               "prompt_tokens: 8000, output_tokens: 50}");
+  const RunOutcome out = run_scenario(parse_scenario(text, "serving-unit.yaml"), catalog::default_catalog());
+  const json& m = out.summary["metrics"]["ws"];
+  EXPECT_GT(m["rejected"].get<int64_t>(), 100);
+  EXPECT_LT(m["rejected"].get<int64_t>(), 4 * 601 + 1);  // 4 clients, one attempt a second for 10 minutes
 }
 
 }  // namespace
