@@ -155,3 +155,52 @@ TEST_F(CliTest, EveryCommandHasHelp) {
 }
 
 }  // namespace
+
+namespace {
+
+// `ktwin test`: a passing scenario, a golden that no longer matches (readable diff, exit 1), JUnit XML,
+// --update-golden, --filter, and a missing path (exit 2).
+TEST_F(CliTest, TestCommandGoldensJunitAndFilters) {
+  fs::create_directories(dir_ / "s" / "workspaces");
+  fs::copy_file(kSource + "/scenarios/quickstart-phi3.yaml", dir_ / "s" / "quickstart-phi3.yaml");
+  fs::copy_file(kSource + "/scenarios/workspaces/phi-3-mini.yaml", dir_ / "s" / "workspaces" / "phi-3-mini.yaml");
+  fs::copy_file(kSource + "/scenarios/delete-cleanup.yaml", dir_ / "s" / "delete-cleanup.yaml");
+  const std::string junit = (dir_ / "junit.xml").string();
+
+  // No goldens yet: expectations decide; the workspace manifest is not taken for a scenario.
+  CmdResult r = ktwin("test " + (dir_ / "s").string() + " --jobs 2 --junit " + junit);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("2/2 scenarios passed"), std::string::npos) << r.output;
+  std::string xml = read(junit);
+  EXPECT_NE(xml.find("<testsuite name=\"ktwin scenarios\" tests=\"2\" failures=\"0\" errors=\"0\""), std::string::npos) << xml;
+
+  // Write goldens, then tamper with one event: the diff names the event and both versions.
+  r = ktwin("test " + (dir_ / "s").string() + " --update-golden");
+  EXPECT_EQ(r.code, 0) << r.output;
+  const fs::path golden = dir_ / "s" / "quickstart-phi3.events.jsonl";
+  ASSERT_TRUE(fs::exists(golden));
+  std::string text = read(golden);
+  const size_t pos = text.find("Launched=True");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, std::string("Launched=True").size(), "Launched=Fals");
+  std::ofstream(golden, std::ios::binary | std::ios::trunc) << text;
+  r = ktwin("test " + (dir_ / "s").string() + " --junit " + junit);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("event log differs from the golden at event"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("golden: ["), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Launched=Fals"), std::string::npos) << r.output;
+  xml = read(junit);
+  EXPECT_NE(xml.find("failures=\"1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure message="), std::string::npos) << xml;
+
+  // --filter picks by name; the tampered scenario is left out.
+  r = ktwin("test " + (dir_ / "s").string() + " --filter 'delete-*'");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1/1 scenarios passed"), std::string::npos) << r.output;
+
+  r = ktwin("test " + (dir_ / "nowhere").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("no such file or directory"), std::string::npos) << r.output;
+}
+
+}  // namespace
