@@ -32,6 +32,8 @@ int run(int argc, char** argv) {
       ("summary-json", "write the run summary (JSON) to FILE", cxxopts::value<std::string>())
       ("events", "write the event log (JSON lines) to FILE", cxxopts::value<std::string>())
       ("check-determinism", "run twice and fail unless both event logs are byte-identical")
+      ("shuffle-ties", "run same-time events in an order permuted by SEED (outcomes must not change)",
+       cxxopts::value<uint64_t>())
       ("quiet", "print only the verdicts")
       ("h,help", "show this help");
   opts.parse_positional({"scenario"});
@@ -54,6 +56,7 @@ int run(int argc, char** argv) {
   const catalog::Catalog& cat = catalog::default_catalog();
   sim::RunOptions ro;
   if (args.count("seed")) ro.seed = args["seed"].as<uint64_t>();
+  if (args.count("shuffle-ties")) ro.shuffle_ties_seed = args["shuffle-ties"].as<uint64_t>();
   const bool quiet = args.count("quiet") > 0;
 
   const auto wall_start = std::chrono::steady_clock::now();

@@ -91,8 +91,12 @@ void TransitionRecorder::on_event(const WatchEvent& ev) {
   last_[key] = ev.object;
   if (!prev) {
     log("created");
-    // A workspace re-created under the same name starts a new history.
-    if (o.kind == "Workspace") workspaces_[o.meta.namespace_ + "/" + o.meta.name] = WorkspaceHistory{};
+    // A workspace re-created under the same name starts a new history. Watches of different kinds are
+    // not ordered with each other, so its first NodeClaim may be seen before the workspace itself.
+    if (o.kind == "Workspace") {
+      WorkspaceHistory& h = workspaces_[o.meta.namespace_ + "/" + o.meta.name];
+      if (h.deleted) h = WorkspaceHistory{};
+    }
     if (o.kind == "NodeClaim") {
       const std::string* ws = o.meta.label(kaito::kLabelWorkspace);
       const std::string* ns = o.meta.label(kaito::kLabelWorkspaceNamespace);

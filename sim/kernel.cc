@@ -41,6 +41,15 @@ EventId Kernel::post_at(Time at, Task task) {
   }
   if (next_seq_ >= kMaxSeq) fail("more than 2^40 events posted on one kernel", at, now_);
   uint64_t seq = next_seq_++;
+  if (shuffle_seed_ != 0) {
+    // A bijection of the 40-bit sequence space (odd multiplier, xor, odd multiplier): a unique key
+    // per event whose order among same-time events is scrambled by the seed.
+    constexpr uint64_t kMask = kMaxSeq - 1;
+    uint64_t x = (seq * 0x9E3779B97F4A7C15ULL) & kMask;
+    x ^= (shuffle_seed_ & kMask) ^ (x >> 17);
+    x = (x * 0xBF58476D1CE4E5B9ULL) & kMask;
+    seq = x == 0 ? kMask : x;  // 0 means "no event"
+  }
   slots_[slot].task = std::move(task);
   slots_[slot].seq = seq;
   heap_push(Entry{at, seq << kSlotBits | slot});

@@ -53,6 +53,10 @@ class Kernel {
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
+  //! Orders events that share a time by a seeded pseudo-random permutation instead of posting order
+  //! (0 turns it off). A correct model gives the same outcomes either way; only the log may differ.
+  void shuffle_ties(uint64_t seed) { shuffle_seed_ = seed; }
+
   //! Current virtual time: the time of the running event, or where the last run stopped.
   Time now() const { return now_; }
 
@@ -118,6 +122,7 @@ class Kernel {
 
   Time now_;
   uint64_t next_seq_ = 1;
+  uint64_t shuffle_seed_ = 0;
   uint64_t executed_ = 0;
   uint64_t cancelled_ = 0;
   size_t live_ = 0;

@@ -1,6 +1,8 @@
 #include "sim/runner.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
 #include <cstdio>
 #include <set>
 
@@ -125,6 +127,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   const std::string cloud = cloud_kind_name(sc.cluster.cloud);
 
   Kernel kernel(kSimEpoch);
+  kernel.shuffle_ties(options.shuffle_ties_seed);
   Clock& clock = kernel.clock();
   Executor& exec = kernel.executor();
   cluster_model::ObjectStore store(exec, clock);
@@ -305,9 +308,12 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
                           {"line", m.line}, {"violations", json::array({r.error().message})}});
     }
   };
-  for (const auto& m : sc.manifests) kernel.post_at(kSimEpoch + m.at, [&apply, &m] { apply(m); });
+  // What the scenario does at each instant runs as one event, in file order (manifests, then timeline
+  // actions), so it never depends on how the kernel orders same-time events.
+  std::map<Duration, std::vector<std::function<void()>>> script;
+  for (const auto& m : sc.manifests) script[m.at].push_back([&apply, &m] { apply(m); });
   for (const auto& action : sc.timeline) {
-    kernel.post_at(kSimEpoch + action.at, [&, a = &action] {
+    script[action.at].push_back([&, a = &action] {
       const std::string text = a->text();
       std::visit(
           [&](const auto& act) {
@@ -367,6 +373,10 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
           a->action);
     });
   }
+  for (const auto& [at, steps] : script)
+    kernel.post_at(kSimEpoch + at, [&steps] {
+      for (const auto& step : steps) step();
+    });
 
   // Traffic on the workspaces' ready endpoints.
   ServingModel serving(kernel, store, sc, cat, log, out.seed,

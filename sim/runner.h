@@ -19,6 +19,8 @@ struct RunOptions {
   //! Faults injected between the operator core and the API server (the world's actors are spared).
   double operator_conflict_rate = 0;
   double operator_unavailable_rate = 0;
+  //! Non-zero: same-time events run in a seeded random order (flushes out order dependence).
+  uint64_t shuffle_ties_seed = 0;
 };
 
 struct ExpectationResult {

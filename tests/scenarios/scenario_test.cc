@@ -76,6 +76,21 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, ShippedScenario, ::testing::ValuesIn(shipped_scenarios()), test_name);
 
+// Same-time events in two other orders: every expectation still holds (only the log may change).
+class ShuffledTies : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ShuffledTies, OutcomesDoNotDependOnTieOrder) {
+  const sim::Scenario sc = sim::load_scenario(GetParam());
+  for (uint64_t shuffle : {11u, 12u}) {
+    sim::RunOptions opts;
+    opts.shuffle_ties_seed = shuffle;
+    const sim::RunOutcome out = sim::run_scenario(sc, catalog::default_catalog(), opts);
+    for (const auto& e : out.expectations) EXPECT_TRUE(e.passed) << "shuffle " << shuffle << ": " << e.text << ": " << e.detail;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, ShuffledTies, ::testing::ValuesIn(shipped_scenarios()), test_name);
+
 TEST(Quickstart, ReadyBetweenSixAndTwentyMinutesWithOneNodeClaim) {
   const sim::Scenario sc = sim::load_scenario(std::string(KTWIN_SOURCE_DIR) + "/scenarios/quickstart-phi3.yaml");
   const auto out = sim::run_scenario(sc, catalog::default_catalog());

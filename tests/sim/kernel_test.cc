@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -199,6 +200,48 @@ TEST(KernelDeathTest, PostingInThePastAborts) {
   Kernel k(100);
   EXPECT_DEATH(k.post_at(99, [] {}), "event posted in the past");
   EXPECT_DEATH(k.post_after(-1, [] {}), "event posted in the past");
+}
+
+}  // namespace
+}  // namespace ktwin::sim
+
+namespace ktwin::sim {
+namespace {
+
+TEST(KernelShuffleTies, PermutesSameTimeEventsOnlyAndKeepsCancel) {
+  auto order_of = [](uint64_t shuffle) {
+    Kernel k;
+    k.shuffle_ties(shuffle);
+    std::vector<int> order;
+    std::vector<EventId> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(k.post_after(kSecond, [&order, i] { order.push_back(i); }));
+    k.post_after(2 * kSecond, [&order] { order.push_back(100); });
+    k.post_after(0, [&order] { order.push_back(-1); });
+    EXPECT_TRUE(k.cancel(ids[7]));
+    EXPECT_FALSE(k.cancel(ids[7]));
+    k.run_until_idle();
+    return order;
+  };
+  const auto plain = order_of(0), a = order_of(11), b = order_of(12);
+  ASSERT_EQ(plain.size(), 51u);
+  for (const auto* o : {&plain, &a, &b}) {
+    EXPECT_EQ(o->front(), -1);   // earlier times first
+    EXPECT_EQ(o->back(), 100);   // later times last
+    EXPECT_EQ(std::count(o->begin(), o->end(), 7), 0);  // cancelled stays cancelled
+    std::vector<int> sorted = *o;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, [] {
+      std::vector<int> v{-1};
+      for (int i = 0; i < 50; ++i)
+        if (i != 7) v.push_back(i);
+      v.push_back(100);
+      return v;
+    }());
+  }
+  EXPECT_TRUE(std::is_sorted(plain.begin() + 1, plain.end() - 1));  // posting order without shuffling
+  EXPECT_NE(a, plain);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(a, order_of(11));  // the permutation is a function of the seed
 }
 
 }  // namespace
