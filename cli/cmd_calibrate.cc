@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/output.h"
 #include "gpu_model/calibration.h"
 
@@ -29,17 +30,7 @@ int run_calibrate(int argc, char** argv) {
       "model", "Latency predictor to fit", cxxopts::value<std::string>()->default_value("roofline"))(
       "h,help", "Show this help");
   cxxopts::ParseResult r;
-  try {
-    r = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (r.count("help")) {
-    std::printf("%s", opts.help().c_str());
-    return kExitOk;
-  }
-  if (!r.unmatched().empty()) return bad_input("unexpected argument \"" + r.unmatched().front() + "\"");
+  if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   if (!r.count("csv")) return bad_input("--csv is required");
   const std::string predictor = r["model"].as<std::string>();
   bool known = false;

@@ -11,6 +11,7 @@
 #include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/presets/estimator.h"
 
 namespace ktwin::cli {
@@ -74,17 +75,7 @@ int run_estimate(int argc, char** argv) {
       "max-model-len", "Context length L (default 2048, as KAITO)", cxxopts::value<int>())(
       "json", "Print JSON")("h,help", "Show this help");
   cxxopts::ParseResult r;
-  try {
-    r = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (r.count("help")) {
-    std::printf("%s", opts.help().c_str());
-    return kExitOk;
-  }
-  if (!r.unmatched().empty()) return bad_input("unexpected argument \"" + r.unmatched().front() + "\"");
+  if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   if (!r.count("preset")) return bad_input("--preset is required");
   if (!r.count("instance-type")) return bad_input("--instance-type is required");
 

@@ -7,6 +7,7 @@
 
 #include "catalog/yaml_json.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/object.h"
 #include "gpu_model/calibration.h"
 
@@ -58,17 +59,7 @@ int run_predict(int argc, char** argv) {
       "coefficients", "Coefficient file (default: presets/calibration/default.yaml)", cxxopts::value<std::string>())(
       "json", "Print JSON")("h,help", "Show this help");
   cxxopts::ParseResult r;
-  try {
-    r = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (r.count("help")) {
-    std::printf("%s", opts.help().c_str());
-    return kExitOk;
-  }
-  if (!r.unmatched().empty()) return bad_input("unexpected argument \"" + r.unmatched().front() + "\"");
+  if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   if (!r.count("csv")) return bad_input("--csv is required");
 
   std::string predictor = "roofline";

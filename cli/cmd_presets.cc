@@ -10,6 +10,7 @@
 #include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/k8s/printers.h"
 
 namespace ktwin::cli {
@@ -173,16 +174,7 @@ int run_presets(int argc, char** argv) {
       "args", "list | show NAME", cxxopts::value<std::vector<std::string>>());
   opts.parse_positional({"args"});
   cxxopts::ParseResult r;
-  try {
-    r = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (r.count("help")) {
-    std::printf("%s", opts.help().c_str());
-    return kExitOk;
-  }
+  if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   std::vector<std::string> args;
   if (r.count("args")) args = r["args"].as<std::vector<std::string>>();
   const bool as_json = r.count("json") > 0;

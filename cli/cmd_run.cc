@@ -7,6 +7,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/output.h"
 #include "sim/runner.h"
 
@@ -38,16 +39,7 @@ int run(int argc, char** argv) {
       ("h,help", "show this help");
   opts.parse_positional({"scenario"});
   cxxopts::ParseResult args;
-  try {
-    args = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (args.count("help")) {
-    std::cout << opts.help() << "\nExit status: 0 all expectations pass, 1 one fails, 2 bad input.\n";
-    return kExitOk;
-  }
+  if (auto done = parse_flags(opts, argc, argv, args, "0 all expectations pass, 1 one fails, 2 bad input.")) return *done;
   if (!args.count("scenario")) {
     std::fprintf(stderr, "error: a scenario file is required\n%s", opts.help().c_str());
     return kExitBadInput;

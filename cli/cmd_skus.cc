@@ -9,6 +9,7 @@
 #include "catalog/catalog.h"
 #include "catalog/yaml_json.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "core/k8s/printers.h"
 
 namespace ktwin::cli {
@@ -58,20 +59,7 @@ int run_skus(int argc, char** argv) {
       "all", "Include SKUs that KAITO has removed from its catalog")("json", "Print JSON instead of a table")(
       "h,help", "Show this help");
   cxxopts::ParseResult r;
-  try {
-    r = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (r.count("help")) {
-    std::printf("%s", opts.help().c_str());
-    return kExitOk;
-  }
-  if (!r.unmatched().empty()) {
-    std::fprintf(stderr, "error: unexpected argument \"%s\"\n", r.unmatched().front().c_str());
-    return kExitBadInput;
-  }
+  if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   const auto& skus = catalog::default_catalog().skus;
   const bool include_removed = r.count("all") > 0;
   std::vector<std::string> clouds = skus.clouds();

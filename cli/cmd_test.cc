@@ -17,6 +17,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "cli/output.h"
 #include "core/input_error.h"
 #include "sim/runner.h"
@@ -207,17 +208,8 @@ int run(int argc, char** argv) {
       ("h,help", "show this help");
   opts.parse_positional({"paths"});
   cxxopts::ParseResult args;
-  try {
-    args = opts.parse(argc, argv);
-  } catch (const cxxopts::exceptions::exception& e) {
-    std::fprintf(stderr, "error: %s\n%s", e.what(), opts.help().c_str());
-    return kExitBadInput;
-  }
-  if (args.count("help")) {
-    std::cout << opts.help()
-              << "\nExit status: 0 every scenario passes, 1 one fails (an expectation or its golden), 2 bad input.\n";
-    return kExitOk;
-  }
+  if (auto done = parse_flags(opts, argc, argv, args, "0 every scenario passes, 1 one fails (an expectation or its golden), 2 bad input."))
+    return *done;
   const int jobs = args["jobs"].as<int>();
   if (jobs < 1) {
     std::fprintf(stderr, "error: --jobs must be at least 1, got %d\n", jobs);
