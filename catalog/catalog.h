@@ -15,6 +15,10 @@ struct Catalog {
 
 class YamlDocument;
 
+//! The `architecture` map of a model (layers, heads, KV heads, head_dim, FFN, vocabulary, experts, MLA
+//! ranks, parameters, attention kind) at `ptr`, strictly checked. Throws InputError.
+ModelArchitecture parse_architecture(const YamlDocument& doc, const std::string& ptr);
+
 //! A generic `org/model` preset described in a scenario (KAITO v0.9+ synthesises these from config.json):
 //! hf_id, weights_gib, architecture, optional max_position_embeddings, gated, parsers. Disk is weights +
 //! 80 GiB and bytes/token comes from the architecture, as KAITO derives them. Throws InputError.

@@ -11,9 +11,9 @@
 #include <set>
 
 #include "catalog/embedded_data.h"
+#include "catalog/fields.h"
 #include "catalog/yaml_json.h"
 #include "core/input_error.h"
-#include "gpu_model/yaml_fields.h"
 
 namespace ktwin::gpu {
 namespace {
@@ -478,13 +478,13 @@ Coefficients parse_coefficients_yaml(const std::string& text, const std::string&
   const auto docs = catalog::parse_yaml(text, file);
   if (docs.size() != 1) throw InputError(file, 1, 0, "", "expected exactly one YAML document");
   const auto& doc = docs.front();
-  const detail::MapReader top(doc, "", {"predictor", "coefficients", "fit"});
-  const std::string pred = top.str("predictor", true);
+  const catalog::Fields top(doc, "", {"predictor", "coefficients", "fit"});
+  const std::string pred = top.name("predictor");
   if (predictor != nullptr) *predictor = pred;
   std::vector<std::string> names;
   for (const auto& inf : Coefficients::info()) names.push_back(inf.name);
   if (!top.has("coefficients")) throw doc.error("", "missing required field \"coefficients\"");
-  const detail::MapReader cf(doc, top.child("coefficients"), names);
+  const catalog::Fields cf(doc, top.child("coefficients"), names);
   Coefficients c;
   for (int i = 0; i < Coefficients::kCount; ++i) {
     const auto& inf = Coefficients::info()[static_cast<size_t>(i)];

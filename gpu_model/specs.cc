@@ -9,12 +9,12 @@
 
 #include "catalog/catalog.h"
 #include "catalog/embedded_data.h"
-#include "gpu_model/yaml_fields.h"
+#include "catalog/fields.h"
 
 namespace ktwin::gpu {
 namespace {
 
-using detail::MapReader;
+using catalog::Fields;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -23,15 +23,15 @@ std::string lower(std::string_view s) {
 }
 
 void load_gpus(const catalog::YamlDocument& doc, HardwareCatalog& out) {
-  const MapReader top(doc, "", {"gpus"});
+  const Fields top(doc, "", {"gpus"});
   const size_t n = top.list_size("gpus");
   for (size_t i = 0; i < n; ++i) {
     const std::string ptr = catalog::pointer_join("/gpus", i);
-    const MapReader f(doc, ptr,
+    const Fields f(doc, ptr,
                       {"id", "name", "memory_gb", "usable_memory_gib", "bandwidth_gbs", "fp16_tflops", "fp8_tflops",
                        "interconnect", "source"});
     GpuSpec g;
-    g.id = f.str("id", true);
+    g.id = f.name("id");
     if (out.find_gpu(g.id) != nullptr) throw doc.error(f.child("id"), "duplicate GPU id \"" + g.id + "\"");
     g.name = f.str("name", false, g.id);
     g.memory_gb = f.number("memory_gb", true, 0, 1);
@@ -41,9 +41,9 @@ void load_gpus(const catalog::YamlDocument& doc, HardwareCatalog& out) {
     g.fp8_tflops = f.number("fp8_tflops", false, 0, 0);
     f.str("source", false);
     if (!f.has("interconnect")) throw doc.error(ptr, "missing required field \"interconnect\"");
-    const MapReader ic(doc, f.child("interconnect"), {"nvlink_gbs", "nvlink_gpus", "pcie_gbs"});
+    const Fields ic(doc, f.child("interconnect"), {"nvlink_gbs", "nvlink_gpus", "pcie_gbs"});
     g.nvlink_gbs = ic.number("nvlink_gbs", true, 0, 0);
-    g.nvlink_gpus = ic.integer("nvlink_gpus", false, g.nvlink_gbs > 0 ? 8 : 0, 0);
+    g.nvlink_gpus = ic.int32("nvlink_gpus", false, g.nvlink_gbs > 0 ? 8 : 0, 0);
     g.pcie_gbs = ic.number("pcie_gbs", true, 0, 1);
     if (g.nvlink_gbs > 0 && g.nvlink_gpus < 2) {
       throw doc.error(ic.child("nvlink_gpus"), "must be at least 2 when nvlink_gbs is set");
@@ -52,60 +52,29 @@ void load_gpus(const catalog::YamlDocument& doc, HardwareCatalog& out) {
   }
 }
 
-AttentionKind parse_attention(const MapReader& f) {
-  const std::string a = f.str("attention", true);
-  if (a == "MHA") return AttentionKind::kMHA;
-  if (a == "GQA") return AttentionKind::kGQA;
-  if (a == "MQA") return AttentionKind::kMQA;
-  if (a == "MLA") return AttentionKind::kMLA;
-  throw f.doc().error(f.child("attention"), "unknown attention kind \"" + a + "\"; expected MHA, GQA, MQA or MLA");
-}
-
+// The shared architecture parser, plus a check only the latency model needs: the embedding table must
+// fit inside the parameter count, else its FLOP and byte counts come out wrong.
 ModelArchitecture parse_arch(const catalog::YamlDocument& doc, const std::string& ptr) {
-  const MapReader f(doc, ptr,
-                    {"num_layers", "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim",
-                     "intermediate_size", "vocab_size", "num_experts", "experts_per_token", "kv_lora_rank",
-                     "qk_rope_head_dim", "params_billion", "active_params_billion", "attention"});
-  ModelArchitecture a;
-  a.attention = parse_attention(f);
-  a.num_layers = f.integer("num_layers", true, 0, 1);
-  a.hidden_size = f.integer("hidden_size", true, 0, 1);
-  a.num_attention_heads = f.integer("num_attention_heads", true, 0, 1);
-  const int default_kv = a.attention == AttentionKind::kMQA ? 1 : a.num_attention_heads;
-  a.num_kv_heads = f.integer("num_kv_heads", a.attention == AttentionKind::kGQA, default_kv, 1);
-  if (a.num_kv_heads > a.num_attention_heads) throw doc.error(f.child("num_kv_heads"), "must not exceed num_attention_heads");
-  a.head_dim = f.integer("head_dim", false, a.hidden_size / a.num_attention_heads, 1);
-  a.intermediate_size = f.integer("intermediate_size", true, 0, 1);
-  a.vocab_size = f.integer("vocab_size", true, 0, 1);
-  a.num_experts = f.integer("num_experts", false, 0, 0);
-  a.experts_per_token = f.integer("experts_per_token", false, 0, 0);
-  if (a.num_experts > 1 && (a.experts_per_token < 1 || a.experts_per_token > a.num_experts)) {
-    throw doc.error(f.child("experts_per_token"), "must be between 1 and num_experts for a mixture of experts");
-  }
-  const bool mla = a.attention == AttentionKind::kMLA;
-  a.kv_lora_rank = f.integer("kv_lora_rank", mla, 0, mla ? 1 : 0);
-  a.qk_rope_head_dim = f.integer("qk_rope_head_dim", mla, 0, mla ? 1 : 0);
-  a.params_billion = f.number("params_billion", true, 0, 1e-3);
-  a.active_params_billion = f.number("active_params_billion", false, a.params_billion, 1e-3, a.params_billion);
-  // The embedding (and an untied LM head) must fit inside the parameter count, else the numbers are wrong.
+  const ModelArchitecture a = catalog::parse_architecture(doc, ptr);
   const double emb = static_cast<double>(a.vocab_size) * a.hidden_size / 1e9;
   if (emb >= a.active_params_billion) {
-    throw doc.error(f.child("params_billion"), "is smaller than the embedding table (vocab_size x hidden_size)");
+    throw doc.error(catalog::pointer_join(ptr, "params_billion"),
+                    "is smaller than the embedding table (vocab_size x hidden_size)");
   }
   return a;
 }
 
 void load_architectures(const catalog::YamlDocument& doc, HardwareCatalog& out) {
-  const MapReader top(doc, "", {"architectures"});
+  const Fields top(doc, "", {"architectures"});
   const size_t n = top.list_size("architectures");
   for (size_t i = 0; i < n; ++i) {
     const std::string ptr = catalog::pointer_join("/architectures", i);
-    const MapReader f(doc, ptr,
+    const Fields f(doc, ptr,
                       {"hf_id", "aliases", "tied_embeddings", "max_position_embeddings", "architecture", "source"});
     ModelArch m;
-    m.hf_id = f.str("hf_id", true);
+    m.hf_id = f.name("hf_id");
     m.tied_embeddings = f.flag("tied_embeddings", false);
-    m.max_position_embeddings = f.integer("max_position_embeddings", true, 0, 1);
+    m.max_position_embeddings = f.int32("max_position_embeddings", true, 0, 1);
     f.str("source", false);
     if (!f.has("architecture")) throw doc.error(ptr, "missing required field \"architecture\"");
     m.arch = parse_arch(doc, f.child("architecture"));
