@@ -9,19 +9,12 @@
 #include "gpu_model/benchmark.h"
 #include "gpu_model/engine.h"
 #include "gpu_model/rng.h"
+#include "tests/gpu_model/test_support.h"
 
 namespace ktwin::gpu {
 namespace {
 
-Deployment deploy(const std::string& model, const std::string& gpu, DType w, int tp = 1) {
-  Deployment d;
-  d.model = default_hardware().model(model);
-  d.gpu = default_hardware().gpu(gpu);
-  d.weight_dtype = w;
-  d.kv_dtype = w == DType::kFP8 ? DType::kFP8 : DType::kFP16;
-  d.tp = tp;
-  return d;
-}
+using testing::deploy;
 
 TEST(KvCache, SizedFromMemoryMinusWeights) {
   const Deployment d = deploy("meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kBF16);

@@ -7,6 +7,7 @@
 
 #include "core/input_error.h"
 #include "gpu_model/predictor.h"
+#include "tests/gpu_model/test_support.h"
 
 namespace ktwin::gpu {
 namespace {
@@ -22,15 +23,7 @@ Coefficients ideal() {
   return c;
 }
 
-Deployment deploy(const std::string& model, const std::string& gpu, DType w, int tp = 1) {
-  Deployment d;
-  d.model = default_hardware().model(model);
-  d.gpu = default_hardware().gpu(gpu);
-  d.weight_dtype = w;
-  d.kv_dtype = w == DType::kFP8 ? DType::kFP8 : DType::kFP16;
-  d.tp = tp;
-  return d;
-}
+using testing::deploy;
 
 double decode(const LatencyPredictor& p, int64_t n, int64_t ctx_each) {
   return p.predict(StepShape{{}, n, n * ctx_each}).total();
