@@ -40,6 +40,7 @@ LatencySummary summarize_latencies(std::vector<double> v) {
   s.p90 = q(0.90);
   s.p95 = q(0.95);
   s.p99 = q(0.99);
+  s.p999 = q(0.999);
   s.min = v.front();
   s.max = v.back();
   return s;
@@ -562,6 +563,7 @@ LatencySummary itl_summary(const gpu::ItlHistogram& h) {
   s.p90 = h.quantile_ns(0.90) * to_ms;
   s.p95 = h.quantile_ns(0.95) * to_ms;
   s.p99 = h.quantile_ns(0.99) * to_ms;
+  s.p999 = h.quantile_ns(0.999) * to_ms;
   s.min = h.quantile_ns(0) * to_ms;
   s.max = h.quantile_ns(1) * to_ms;
   return s;
@@ -649,34 +651,26 @@ std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_
   const std::string base = n.substr(0, us);
   const std::string stat = us == std::string::npos ? "mean" : n.substr(us + 1);
   LatencySummary s;
-  std::vector<double> values;
   if (base == "itl") {
-    s = itl_summary(ws.itl);
     if (ws.itl.count() == 0) {
       why = "no inter-token latencies recorded";
       return std::nullopt;
     }
-    if (stat == "p999") return ws.itl.quantile_ns(0.999) * 1e-9;
+    s = itl_summary(ws.itl);
   } else {
-    values = base == "ttft" ? ws.ttft : base == "tpot" ? ws.tpot : ws.e2el;
+    const std::vector<double>& values = base == "ttft" ? ws.ttft : base == "tpot" ? ws.tpot : ws.e2el;
     if (values.empty()) {
       why = "no request completed";
       return std::nullopt;
     }
     s = summarize_latencies(values);
-    if (stat == "p999") {
-      std::sort(values.begin(), values.end());
-      const double pos = 0.999 * static_cast<double>(values.size() - 1);
-      const size_t lo = static_cast<size_t>(pos);
-      const size_t hi = std::min(lo + 1, values.size() - 1);
-      return (values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo))) / 1000.0;
-    }
   }
   double v = s.mean;
   if (stat == "median" || stat == "p50") v = s.p50;
   else if (stat == "p90") v = s.p90;
   else if (stat == "p95") v = s.p95;
   else if (stat == "p99") v = s.p99;
+  else if (stat == "p999") v = s.p999;
   else if (stat == "min") v = s.min;
   else if (stat == "max") v = s.max;
   return v / 1000.0;  // ms -> s

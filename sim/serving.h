@@ -27,7 +27,7 @@ class EventLog;
 
 //! mean and percentiles of one latency metric, in milliseconds.
 struct LatencySummary {
-  double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, min = 0, max = 0;
+  double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, p999 = 0, min = 0, max = 0;
 };
 
 //! Reads an inference pod's flags and its node's GPUs (the kubelet model's reading).
