@@ -97,15 +97,8 @@ void TransitionRecorder::on_event(const WatchEvent& ev) {
       WorkspaceHistory& h = workspaces_[o.meta.namespace_ + "/" + o.meta.name];
       if (h.deleted) h = WorkspaceHistory{};
     }
-    if (o.kind == "NodeClaim") {
-      const std::string* ws = o.meta.label(kaito::kLabelWorkspace);
-      const std::string* ns = o.meta.label(kaito::kLabelWorkspaceNamespace);
-      if (!ws || !ns) {  // karpenter mode: made by the workspace's NodePool
-        ws = o.meta.label(kaito::kLabelKarpenterWorkspaceName);
-        ns = o.meta.label(kaito::kLabelKarpenterWorkspaceNamespace);
-      }
-      if (ws && ns) ++workspaces_[*ns + "/" + *ws].nodeclaims_created;
-    }
+    std::string ns, ws;
+    if (o.kind == "NodeClaim" && kaito::owning_workspace(o, ns, ws)) ++workspaces_[ns + "/" + ws].nodeclaims_created;
   }
   if (o.meta.deletion_timestamp && (!prev || !prev->meta.deletion_timestamp)) log("deleting");
 

@@ -263,6 +263,20 @@ bool is_reserved_label(const std::string& key) {
   return key.rfind("karpenter.kaito.sh/", 0) == 0;
 }
 
+bool owning_workspace(const Object& obj, std::string& namespace_, std::string& name) {
+  for (const auto& [name_key, ns_key] : {std::pair{kLabelWorkspace, kLabelWorkspaceNamespace},
+                                         std::pair{kLabelKarpenterWorkspaceName, kLabelKarpenterWorkspaceNamespace}}) {
+    const std::string* n = obj.meta.label(name_key);
+    const std::string* ns = obj.meta.label(ns_key);
+    if (n && ns) {
+      name = *n;
+      namespace_ = *ns;
+      return true;
+    }
+  }
+  return false;
+}
+
 Labels sanitized_match_labels(const json& label_selector) {
   Labels out;
   if (!label_selector.is_object()) return out;

@@ -127,5 +127,8 @@ int target_node_count(const Object& ws);
 //! Effective matchLabels of the selector with reserved keys removed (KAITO strips them).
 Labels sanitized_match_labels(const json& label_selector);
 bool is_reserved_label(const std::string& key);
+//! The workspace a NodeClaim (or node) was made for: KAITO's kaito.sh/workspace(+namespace) labels, or in
+//! karpenter mode the NodePool template's karpenter.kaito.sh/workspace-name(-namespace). False if neither.
+bool owning_workspace(const Object& obj, std::string& namespace_, std::string& name);
 
 }  // namespace ktwin::kaito

@@ -31,15 +31,10 @@ void WorkspaceReconciler::setup_watches(Controller& c) {
   if (config_.nap()) {
     c.watch(cluster_, "NodeClaim", "", [this](const WatchEvent& ev) {
       std::vector<Request> out;
-      const std::string* name = ev.object->meta.label(kLabelWorkspace);
-      const std::string* ns = ev.object->meta.label(kLabelWorkspaceNamespace);
-      if (!name || !ns) {  // a Karpenter NodeClaim of the workspace's NodePool
-        name = ev.object->meta.label(kaito::kLabelKarpenterWorkspaceName);
-        ns = ev.object->meta.label(kaito::kLabelKarpenterWorkspaceNamespace);
-      }
-      if (!name || !ns) return out;
-      if (ev.type == WatchEventType::kAdded) expectations_.observed(*ns + "/" + *name);
-      out.push_back(Request{*ns, *name});
+      std::string ns, name;
+      if (!owning_workspace(*ev.object, ns, name)) return out;
+      if (ev.type == WatchEventType::kAdded) expectations_.observed(ns + "/" + name);
+      out.push_back(Request{ns, name});
       return out;
     });
   }
