@@ -3,6 +3,7 @@
 #include "gpu_model/benchmark.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <deque>
 
@@ -62,6 +63,35 @@ double median(std::vector<double>& v) {
 
 }  // namespace
 
+bool parse_tpot_stat(const std::string& s, TpotStat& out) {
+  if (s == "median_tpot") out = TpotStat::kMedianTpot;
+  else if (s == "mean_tpot") out = TpotStat::kMeanTpot;
+  else if (s == "median_itl") out = TpotStat::kMedianItl;
+  else if (s == "mean_itl") out = TpotStat::kMeanItl;
+  else return false;
+  return true;
+}
+
+const char* tpot_stat_name(TpotStat s) {
+  switch (s) {
+    case TpotStat::kMedianTpot: return "median_tpot";
+    case TpotStat::kMeanTpot: return "mean_tpot";
+    case TpotStat::kMedianItl: return "median_itl";
+    case TpotStat::kMeanItl: return "mean_itl";
+  }
+  return "?";
+}
+
+double BenchmarkResult::tpot(TpotStat s) const {
+  switch (s) {
+    case TpotStat::kMedianTpot: return tpot_ms;
+    case TpotStat::kMeanTpot: return tpot_mean_ms;
+    case TpotStat::kMedianItl: return itl_median_ms;
+    case TpotStat::kMeanItl: return itl_mean_ms;
+  }
+  return tpot_ms;
+}
+
 bool parse_bench_mode(const std::string& s, BenchMode& out) {
   if (s == "static") out = BenchMode::kStatic;
   else if (s == "saturated") out = BenchMode::kSaturated;
@@ -79,20 +109,37 @@ bool parse_length_dist(const std::string& s, LengthDist& out) {
   return true;
 }
 
-EngineConfig engine_profile(EngineKind engine, const BenchmarkSpec& spec) {
+EngineConfig vllm_server_defaults(const GpuSpec& gpu) {
   EngineConfig c;
-  switch (engine) {
+  c.chunked_prefill = true;
+  // vLLM keeps the small limits on A100s: a larger token budget lowered their throughput (vLLM PR #17885).
+  std::string name = gpu.id;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  const bool large = gpu.usable_memory_gib >= 70 && name.find("a100") == std::string::npos;
+  c.max_num_seqs = large ? 1024 : 256;
+  c.max_num_batched_tokens = large ? 8192 : 2048;
+  c.gpu_memory_utilization = 0.9;
+  return c;
+}
+
+EngineConfig engine_profile(const Deployment& d, const BenchmarkSpec& spec) {
+  EngineConfig c;
+  switch (d.engine) {
     case EngineKind::kTrtllm:
-      // In-flight batching mixes context chunks and generation; trtllm-bench builds engines with large batch
+      // In-flight batching mixes whole contexts and generation; trtllm-bench builds engines with large batch
       // limits and gives the KV cache 90% of the memory left after weights (kv_cache_free_gpu_mem_fraction).
       c.max_num_seqs = 2048;
       c.max_num_batched_tokens = 8192;
-      c.chunked_prefill = true;
+      c.chunked_prefill = false;  // enable_chunked_context is off by default
+      c.whole_prompts_with_decodes = true;
       c.kv_fraction_of_free = 0.9;
       break;
     case EngineKind::kVllm:
-      // The vLLM benchmarks of the data set predate chunked prefill by default (v0.5): prefills run in their
-      // own steps, whole prompts, up to max(max_model_len, 2048) tokens, and pause decoding.
+      c = vllm_server_defaults(d.gpu);
+      break;
+    case EngineKind::kVllmV0:
+      // vLLM <= 0.5 had no chunked prefill by default: prefills run in their own steps, whole prompts, up to
+      // max(max_model_len, 2048) tokens, and pause decoding.
       c.max_num_seqs = 256;
       c.max_num_batched_tokens = 2048;
       c.chunked_prefill = false;
@@ -159,7 +206,7 @@ BenchmarkResult run_benchmark(const LatencyPredictor& predictor, const EngineCon
     }
   }
   int64_t issued = static_cast<int64_t>(arrivals.size());
-  std::vector<double> ttft, e2e;
+  std::vector<double> ttft, e2e, tpot;
   std::vector<Completion> done;
   Time first = kNever, last = kSimEpoch;
   int64_t out_tokens = 0;
@@ -173,6 +220,7 @@ BenchmarkResult run_benchmark(const LatencyPredictor& predictor, const EngineCon
     for (const Completion& c : done) {
       ttft.push_back(to_seconds(c.first_token - c.arrival) * 1e3);
       e2e.push_back(to_seconds(c.finish - c.arrival) * 1e3);
+      if (c.output_tokens > 1) tpot.push_back(to_seconds(c.finish - c.first_token) * 1e3 / (c.output_tokens - 1));
       out_tokens += c.output_tokens;
       last = std::max(last, c.finish);
       if (spec.mode == BenchMode::kClosedLoop && issued < total) {
@@ -199,7 +247,12 @@ BenchmarkResult run_benchmark(const LatencyPredictor& predictor, const EngineCon
   }
   res.ttft_ms = median(ttft);
   res.e2e_ms = median(e2e);
-  res.tpot_ms = engine.itl().quantile_ns(0.5) / 1e6;
+  double tpot_sum = 0;
+  for (double v : tpot) tpot_sum += v;
+  res.tpot_mean_ms = tpot.empty() ? 0 : tpot_sum / static_cast<double>(tpot.size());
+  res.tpot_ms = median(tpot);
+  res.itl_median_ms = engine.itl().quantile_ns(0.5) / 1e6;
+  res.itl_mean_ms = engine.itl().mean_ns() / 1e6;
   return res;
 }
 

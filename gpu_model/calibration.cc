@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <set>
 
 #include "catalog/embedded_data.h"
@@ -22,7 +23,9 @@ const std::vector<std::string>& known_columns() {
   static const std::vector<std::string> c = {
       "row", "model_id", "gpu_id", "weight_dtype", "num_gpus", "tp", "engine", "mode", "batch", "concurrency",
       "request_rate", "num_prompts", "input_tokens", "output_tokens", "input_dist", "ttft_ms", "tpot_ms", "e2e_ms",
-      "out_tok_s_total", "req_s_total", "usable", "notes", "source"};
+      "out_tok_s_total", "req_s_total", "usable", "notes", "source",
+      // optional: what the notes would otherwise have to say
+      "engine_version", "tpot_stat"};
   return c;
 }
 const std::set<std::string> kIntColumns = {"row", "num_gpus", "tp", "batch", "concurrency", "num_prompts",
@@ -109,6 +112,51 @@ std::string cell(const MeasuredRow& r, const std::string& col) {
   return it == r.cells.end() ? std::string() : it->second;
 }
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// vLLM's major.minor, from the engine_version column or a "vLLM v0.5.4"-style mention in the notes;
+// nullopt when neither says (then the current engine is assumed).
+std::optional<std::pair<int, int>> vllm_version(const MeasuredRow& row) {
+  static const std::regex in_notes(R"(vllm[ =:@]*v?(\d+)\.(\d+))", std::regex::icase);
+  static const std::regex bare(R"(v?(\d+)\.(\d+).*)");
+  std::smatch m;
+  const std::string v = cell(row, "engine_version");
+  const std::string notes = cell(row, "notes");
+  if ((!v.empty() && std::regex_match(v, m, bare)) || (v.empty() && std::regex_search(notes, m, in_notes))) {
+    return std::make_pair(std::stoi(m[1].str()), std::stoi(m[2].str()));
+  }
+  return std::nullopt;
+}
+
+// Which statistic the row's tpot_ms is: the tpot_stat column, else what the notes state ("tpot_ms = MEDIAN
+// ITL"), else genai-perf's per-request ITL when the notes name that client, else vLLM's median TPOT.
+TpotStat tpot_stat_of(const MeasuredRow& row, std::string& how) {
+  TpotStat t = TpotStat::kMedianTpot;
+  if (parse_tpot_stat(cell(row, "tpot_stat"), t)) {
+    how = "tpot_stat column";
+    return t;
+  }
+  static const std::regex stated(R"(tpot_ms\s*=\s*(median|mean|avg|average)\s+(tpot|itl))", std::regex::icase);
+  const std::string notes = cell(row, "notes");
+  std::smatch m;
+  if (std::regex_search(notes, m, stated)) {
+    const bool median = lower(m[1].str()) == "median";
+    const bool itl = lower(m[2].str()) == "itl";
+    how = "notes";
+    return itl ? (median ? TpotStat::kMedianItl : TpotStat::kMeanItl) : (median ? TpotStat::kMedianTpot : TpotStat::kMeanTpot);
+  }
+  const std::string l = lower(notes);
+  if (l.find("genai-perf") != std::string::npos || l.find("aiperf") != std::string::npos) {
+    how = "genai-perf reports ITL per request, averaged";
+    return TpotStat::kMeanTpot;
+  }
+  how = "default";
+  return TpotStat::kMedianTpot;
+}
+
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -166,6 +214,15 @@ std::vector<MeasuredRow> parse_measurements_csv(const std::string& text, const s
           row.measured[c] = d;
         }
       }
+      if (c == "tpot_stat" && !v.empty()) {
+        TpotStat t;
+        if (!parse_tpot_stat(v, t)) {
+          throw InputError(file, rec.line, 0, c, "must be median_tpot, mean_tpot, median_itl or mean_itl, got \"" + v + "\"");
+        }
+      }
+      if (c == "engine_version" && !v.empty() && !std::regex_match(v, std::regex(R"(v?\d+(\.\d+)*)"))) {
+        throw InputError(file, rec.line, 0, c, "not a version like 0.5.4: \"" + v + "\"");
+      }
       if (c == "usable" && !v.empty()) {
         if (v != "yes" && v != "no") throw InputError(file, rec.line, 0, c, "must be yes or no, got \"" + v + "\"");
         row.usable = v == "yes";
@@ -215,6 +272,18 @@ std::optional<RowSetup> setup_row(const MeasuredRow& row, std::string& why) {
   if (!parse_engine(cell(row, "engine"), s.deployment.engine)) {
     why = cell(row, "engine").empty() ? "engine not stated" : "unknown engine \"" + cell(row, "engine") + "\"";
     return std::nullopt;
+  }
+  if (s.deployment.engine == EngineKind::kVllm) {
+    const auto version = vllm_version(row);
+    if (version && version->first == 0 && version->second < 6) {
+      s.deployment.engine = EngineKind::kVllmV0;
+      s.note += "vLLM " + std::to_string(version->first) + "." + std::to_string(version->second) + ": vllm-v0 engine; ";
+    }
+  }
+  if (row.measured.count("tpot_ms")) {
+    std::string how;
+    s.tpot_stat = tpot_stat_of(row, how);
+    if (how != "default") s.note += std::string("tpot_ms is ") + tpot_stat_name(s.tpot_stat) + " (" + how + "); ";
   }
   const int tp = int_cell(row, "tp");
   const int gpus = int_cell(row, "num_gpus") > 0 ? int_cell(row, "num_gpus") : tp;
@@ -279,7 +348,7 @@ std::optional<RowSetup> setup_row(const MeasuredRow& row, std::string& why) {
       if (b.num_prompts < 1) s.note += "num_prompts empty: " + std::to_string(kDefaultPrompts) + " assumed; ";
       break;
   }
-  s.engine = engine_profile(s.deployment.engine, b);
+  s.engine = engine_profile(s.deployment, b);
   // vLLM's ShareGPT sampler keeps prompt + reference <= 2048 tokens, and those servers ran with a ~2k
   // max-model-len (vLLM results named _len2000/_len2048; TGI MAX_TOTAL_TOKENS 2048). It also bounds vLLM's
   // prefill step budget, max(max_num_batched_tokens, max_model_len).
@@ -330,7 +399,7 @@ Evaluation evaluate(const std::vector<MeasuredRow>& rows, const std::string& pre
     p.measured = row.measured;
     p.note = setup->note;
     const std::map<std::string, double> all = {{"ttft_ms", res.ttft_ms},
-                                               {"tpot_ms", res.tpot_ms},
+                                               {"tpot_ms", res.tpot(setup->tpot_stat)},
                                                {"e2e_ms", res.e2e_ms},
                                                {"out_tok_s_total", res.out_tok_s_total}};
     for (const auto& [m, v] : row.measured) p.predicted[m] = all.at(m);
@@ -361,6 +430,7 @@ double from_x(int i, double x) {
 
 struct Residuals {
   std::vector<double> r;
+  std::vector<double> balance;  //!< per residual: each metric weighs the same in total, however many rows measure it
   std::vector<std::pair<int, std::string>> keys;
   Evaluation ev;
 };
@@ -375,12 +445,22 @@ Residuals residuals(const std::vector<MeasuredRow>& rows, const std::string& pre
       out.keys.emplace_back(p.row, m);
     }
   }
+  // The targets are per-metric medians, and throughput rows outnumber latency rows several times over;
+  // without balancing, the fit would trade TPOT accuracy for throughput rows.
+  std::map<std::string, int> per_metric;
+  for (const auto& k : out.keys) ++per_metric[k.second];
+  for (const auto& k : out.keys) {
+    out.balance.push_back(static_cast<double>(out.keys.size()) / (static_cast<double>(per_metric.size()) * per_metric[k.second]));
+  }
   return out;
 }
 
-double huber_cost(const std::vector<double>& r) {
+double huber_cost(const Residuals& res) {
   double s = 0;
-  for (double v : r) s += std::fabs(v) <= kHuberDelta ? 0.5 * v * v : kHuberDelta * (std::fabs(v) - 0.5 * kHuberDelta);
+  for (size_t k = 0; k < res.r.size(); ++k) {
+    const double v = res.r[k];
+    s += res.balance[k] * (std::fabs(v) <= kHuberDelta ? 0.5 * v * v : kHuberDelta * (std::fabs(v) - 0.5 * kHuberDelta));
+  }
   return s;
 }
 }  // namespace
@@ -399,7 +479,7 @@ FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::stri
   Residuals base = residuals(rows, predictor, coeffs_of(x));
   ++rep.evaluations;
   rep.before = base.ev;
-  double cost = huber_cost(base.r);
+  double cost = huber_cost(base);
   double lambda = 1e-2;
   const size_t m = base.r.size();
   for (int iter = 0; iter < 25 && m > 0; ++iter) {
@@ -419,7 +499,8 @@ FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::stri
     Eigen::VectorXd r(static_cast<Eigen::Index>(m)), w(static_cast<Eigen::Index>(m));
     for (size_t k = 0; k < m; ++k) {
       r[static_cast<Eigen::Index>(k)] = base.r[k];
-      w[static_cast<Eigen::Index>(k)] = std::fabs(base.r[k]) <= kHuberDelta ? 1.0 : kHuberDelta / std::fabs(base.r[k]);
+      w[static_cast<Eigen::Index>(k)] =
+          base.balance[k] * (std::fabs(base.r[k]) <= kHuberDelta ? 1.0 : kHuberDelta / std::fabs(base.r[k]));
     }
     const Eigen::MatrixXd A = J.transpose() * w.asDiagonal() * J;
     const Eigen::VectorXd g = J.transpose() * w.asDiagonal() * r;
@@ -432,7 +513,7 @@ FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::stri
       for (int i = 0; i < kN; ++i) xn[i] = to_x(i, from_x(i, xn[i]));  // clamp into the bounds
       Residuals rn = residuals(rows, predictor, coeffs_of(xn));
       ++rep.evaluations;
-      const double cn = rn.r.size() == m ? huber_cost(rn.r) : INFINITY;
+      const double cn = rn.r.size() == m ? huber_cost(rn) : INFINITY;
       if (cn < cost) {
         const double gain = cost - cn;
         x = xn;

@@ -36,6 +36,7 @@ struct RowSetup {
   Deployment deployment;
   EngineConfig engine;
   BenchmarkSpec bench;
+  TpotStat tpot_stat = TpotStat::kMedianTpot;  //!< which statistic the row's tpot_ms is
   std::string note;  //!< e.g. "num_prompts empty: 1000 assumed"
 };
 //! How a row is simulated; nullopt with `why` when it cannot be (unknown GPU/model, missing fields).

@@ -222,7 +222,7 @@ void ReplicaEngine::plan() {
   int64_t free = free_blocks_;
 
   // Prefill-only step (vLLM <= 0.5, TGI): whole prompts of waiting requests, decoding paused.
-  if (!cfg_.chunked_prefill && !waiting_.empty()) {
+  if (!cfg_.chunked_prefill && !cfg_.whole_prompts_with_decodes && !waiting_.empty()) {
     int64_t budget = std::max<int64_t>(cfg_.max_num_batched_tokens, kv_.max_model_len);
     for (size_t i = 0; i < waiting_.size(); ++i) {
       const Seq& s = slots_[static_cast<size_t>(waiting_[i])];
@@ -282,6 +282,20 @@ void ReplicaEngine::plan() {
       const int32_t chunk = static_cast<int32_t>(std::min<int64_t>(s.target, budget));
       p.chunks.emplace_back(waiting_[i], chunk);
       budget -= chunk;
+      ++p.admit;
+    }
+  } else if (cfg_.whole_prompts_with_decodes) {
+    // Whole prompts join the step while they fit the token budget (the first may use max-model-len's worth,
+    // so that no prompt the engine accepted can starve).
+    int64_t prompt_budget = std::max<int64_t>(budget, kv_.max_model_len - p.decodes);
+    for (size_t i = 0; i < waiting_.size(); ++i) {
+      const Seq& s = slots_[static_cast<size_t>(waiting_[i])];
+      if (end + i >= static_cast<size_t>(cfg_.max_num_seqs) || !can_admit(s, free)) break;
+      if (s.target > (p.chunks.empty() ? prompt_budget : budget)) break;
+      free -= blocks_for(s.target);
+      p.chunks.emplace_back(waiting_[i], s.target);
+      budget -= s.target;
+      prompt_budget -= s.target;
       ++p.admit;
     }
   }

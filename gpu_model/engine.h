@@ -25,7 +25,10 @@ inline constexpr Time kNever = INT64_MAX;
 struct EngineConfig {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
-  bool chunked_prefill = true;        //!< false: a step either prefills whole prompts or decodes
+  bool chunked_prefill = true;        //!< false: whole prompts only (see next)
+  //! Without chunking: true mixes whole prompts into decode steps (TensorRT-LLM in-flight batching without
+  //! chunked context); false gives prompts steps of their own that pause decoding (vLLM <= 0.5, TGI).
+  bool whole_prompts_with_decodes = false;
   int block_size = 16;                //!< tokens per KV block
   double gpu_memory_utilization = 0.9;  //!< vLLM's flag (KAITO passes 0.84)
   //! TensorRT-LLM sizes the KV cache as this fraction of the memory left after weights (0: vLLM rule).

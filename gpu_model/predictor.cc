@@ -57,6 +57,7 @@ bool parse_engine(std::string_view s, EngineKind& out) {
   if (l == "trtllm" || l == "tensorrt-llm" || l == "nim") out = EngineKind::kTrtllm;
   else if (l == "vllm") out = EngineKind::kVllm;
   else if (l == "tgi") out = EngineKind::kTgi;
+  else if (l == "vllm-v0") out = EngineKind::kVllmV0;
   else return false;
   return true;
 }
@@ -66,6 +67,7 @@ const char* engine_name(EngineKind e) {
     case EngineKind::kTrtllm: return "trtllm";
     case EngineKind::kVllm: return "vllm";
     case EngineKind::kTgi: return "tgi";
+    case EngineKind::kVllmV0: return "vllm-v0";
   }
   return "?";
 }
@@ -75,11 +77,18 @@ const std::array<Coefficients::Info, Coefficients::kCount>& Coefficients::info()
       {"hbm_eff", 0.3, 1.0, 0.8, "achieved fraction of HBM bandwidth when streaming weights and KV cache"},
       {"gemm_eff_16", 0.2, 1.0, 0.65, "achieved fraction of dense 16-bit tensor FLOPS in GEMMs and attention"},
       {"gemm_eff_8", 0.15, 1.0, 0.45, "achieved fraction of dense FP8 tensor FLOPS in FP8 GEMMs"},
+      {"gemm_eff_wq", 0.15, 1.0, 0.45,
+       "achieved fraction of dense 16-bit FLOPS in weight-only quantised GEMMs (FP8 without FP8 units, INT8, INT4)"},
       {"allreduce_hop_us", 0.5, 200, 8, "latency of one ring step of a tensor-parallel all-reduce (us)"},
       {"layer_overhead_us", 0, 2000, 60, "per layer per step: kernel launch gaps and small kernels (us)"},
       {"seq_overhead_trtllm_us", 0, 5000, 1, "host time per sequence per step, TensorRT-LLM and NIM (us)"},
-      {"seq_overhead_vllm_us", 0, 5000, 50, "host time per sequence per step, vLLM (us)"},
+      {"seq_overhead_vllm_us", 0, 5000, 5, "host time per sequence per step, vLLM >= 0.6 (us)"},
       {"seq_overhead_tgi_us", 0, 5000, 800, "host time per sequence per step, TGI (us)"},
+      {"seq_overhead_vllm_v0_us", 0, 5000, 50, "host time per sequence per step, vLLM <= 0.5 (us)"},
+      {"step_overhead_trtllm_us", 0, 50000, 100, "host time per step, TensorRT-LLM and NIM (us)"},
+      {"step_overhead_vllm_us", 0, 50000, 300, "host time per step, vLLM >= 0.6 (us)"},
+      {"step_overhead_tgi_us", 0, 50000, 1000, "host time per step, TGI (us)"},
+      {"step_overhead_vllm_v0_us", 0, 50000, 1000, "host time per step, vLLM <= 0.5 (us)"},
   }};
   return table;
 }

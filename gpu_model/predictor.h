@@ -21,10 +21,12 @@ bool parse_dtype(std::string_view s, DType& out);
 const char* dtype_name(DType d);
 double dtype_bytes(DType d);
 
-//! Serving engines whose host-side overheads differ (NIM runs TensorRT-LLM).
-enum class EngineKind { kTrtllm, kVllm, kTgi };
-inline constexpr int kEngineKinds = 3;
-bool parse_engine(std::string_view s, EngineKind& out);  //!< trtllm, nim, vllm, tgi
+//! Serving engines whose host-side overheads and schedulers differ (NIM runs TensorRT-LLM). `kVllm` is the
+//! V1-era engine (0.6+: async output processing, then V1's scheduler, chunked prefill on by default);
+//! `kVllmV0` is vLLM <= 0.5, whose Python scheduler and sampler cost tens of microseconds per sequence per step.
+enum class EngineKind { kTrtllm, kVllm, kTgi, kVllmV0 };
+inline constexpr int kEngineKinds = 4;
+bool parse_engine(std::string_view s, EngineKind& out);  //!< trtllm, nim, vllm, tgi, vllm-v0
 const char* engine_name(EngineKind e);
 
 //! How a model is laid out on GPUs: TP inside a node, PP across nodes.
@@ -45,11 +47,17 @@ struct Coefficients {
     kHbmEff,          //!< achieved fraction of HBM bandwidth when streaming weights / KV cache
     kGemmEff16,       //!< achieved fraction of dense 16-bit tensor FLOPS (GEMMs, attention)
     kGemmEff8,        //!< achieved fraction of dense FP8 tensor FLOPS (FP8 GEMMs: scaling/quantising costs)
+    kGemmEffWeightOnly,  //!< same, of 16-bit FLOPS, for weight-only quantised GEMMs (dequantised in the main loop)
     kAllreduceHopUs,  //!< latency of one ring step of a tensor-parallel all-reduce, microseconds
     kLayerOverheadUs,     //!< per transformer layer per step: launch gaps and small kernels (norms, RoPE, casts), us
     kSeqOverheadTrtllmUs,  //!< host time per scheduled sequence per step, TensorRT-LLM/NIM (C++ runtime), us
-    kSeqOverheadVllmUs,    //!< same for vLLM (Python scheduler, sampler, detokeniser per sequence), us
+    kSeqOverheadVllmUs,    //!< same for vLLM >= 0.6 (scheduling overlapped with the GPU), us
     kSeqOverheadTgiUs,     //!< same for TGI (Python next-token chooser and stopping criteria per sequence), us
+    kSeqOverheadVllmV0Us,  //!< same for vLLM <= 0.5 (synchronous Python scheduling and detokenising), us
+    kStepOverheadTrtllmUs,  //!< host time per step not hidden behind the GPU (scheduling, input prep), us
+    kStepOverheadVllmUs,
+    kStepOverheadTgiUs,
+    kStepOverheadVllmV0Us,
     kCount
   };
   struct Info {
@@ -64,7 +72,11 @@ struct Coefficients {
   double operator[](int i) const { return v[static_cast<size_t>(i)]; }
   double& operator[](int i) { return v[static_cast<size_t>(i)]; }
   double seq_overhead_us(EngineKind e) const { return v[static_cast<size_t>(kSeqOverheadTrtllmUs + static_cast<int>(e))]; }
+  double step_overhead_us(EngineKind e) const { return v[static_cast<size_t>(kStepOverheadTrtllmUs + static_cast<int>(e))]; }
 };
+static_assert(Coefficients::kSeqOverheadTrtllmUs + kEngineKinds == Coefficients::kStepOverheadTrtllmUs &&
+                  Coefficients::kStepOverheadTrtllmUs + kEngineKinds == Coefficients::kCount,
+              "one per-sequence and one per-step overhead per EngineKind, each block in EngineKind order");
 
 //! One prefill chunk in a step: `tokens` new prompt tokens on top of `context` tokens already cached.
 struct PrefillChunk {

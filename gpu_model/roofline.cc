@@ -51,9 +51,12 @@ class Roofline final : public LatencyPredictor {
       kv_bytes_per_token_ = 2.0 * a.num_layers * kv_heads * a.head_dim * kvb;
     }
     const bool fp8_tensor = d.weight_dtype == DType::kFP8 && d.gpu.fp8_tflops > 0;
-    // Weight-only quantisation (FP8 on GPUs without FP8 units, INT8/INT4) computes in 16-bit.
-    gemm_flops_ = fp8_tensor ? d.gpu.fp8_tflops * 1e12 * c[Coefficients::kGemmEff8]
-                             : d.gpu.fp16_tflops * 1e12 * c[Coefficients::kGemmEff16];
+    // Weight-only quantisation (FP8 on GPUs without FP8 units, INT8/INT4) computes in 16-bit and dequantises
+    // weights inside the GEMM's main loop (Marlin, AWQ kernels), which costs tensor-core time at large batch.
+    const bool weight_only = !fp8_tensor && wb < 2;
+    gemm_flops_ = fp8_tensor    ? d.gpu.fp8_tflops * 1e12 * c[Coefficients::kGemmEff8]
+                  : weight_only ? d.gpu.fp16_tflops * 1e12 * c[Coefficients::kGemmEffWeightOnly]
+                                : d.gpu.fp16_tflops * 1e12 * c[Coefficients::kGemmEff16];
     attn_flops_ = d.gpu.fp16_tflops * 1e12 * c[Coefficients::kGemmEff16];
     bandwidth_ = d.gpu.bandwidth_gbs * 1e9 * c[Coefficients::kHbmEff];
     decode_attn_per_token_ = std::max(kv_bytes_per_token_ / bandwidth_, attn_flops_per_pair_ / attn_flops_);
@@ -68,7 +71,7 @@ class Roofline final : public LatencyPredictor {
       comm_fixed_ += (d.pp - 1) * kPipelineHopS;
       comm_per_token_ += (d.pp - 1) * a.hidden_size * kActivationBytes / (d.internode_gbs * 1e9);
     }
-    step_overhead_ = c[Coefficients::kLayerOverheadUs] * 1e-6 * a.num_layers;
+    step_overhead_ = c[Coefficients::kLayerOverheadUs] * 1e-6 * a.num_layers + c.step_overhead_us(d.engine) * 1e-6;
     seq_overhead_ = c.seq_overhead_us(d.engine) * 1e-6;
   }
 

@@ -502,6 +502,8 @@ struct ServingModel::Impl {
     d.gpu = *spec;
     d.kv_dtype = d.weight_dtype == gpu::DType::kFP16 ? gpu::DType::kFP16 : gpu::DType::kBF16;
     d.engine = app.kind == cluster_model::AppProfile::Kind::kVllm ? gpu::EngineKind::kVllm : gpu::EngineKind::kTgi;
+    // KAITO's vLLM images run the V1 engine; its scheduler limits follow the GPU's memory.
+    if (d.engine == gpu::EngineKind::kVllm) cfg = gpu::vllm_server_defaults(d.gpu);
     d.tp = std::max(1, app.tensor_parallel);
     d.pp = std::max(1, app.pipeline_parallel);
     cfg.gpu_memory_utilization = app.gpu_memory_utilization;

@@ -136,6 +136,42 @@ TEST_F(GpuCliTest, CalibrateWritesAFileThatPredictUses) {
   (void)c;
 }
 
+// The statistic behind tpot_ms and the vLLM generation come from optional columns, else from the notes.
+TEST(Measurements, TpotStatisticAndVllmGenerationFromColumnsOrNotes) {
+  using namespace ktwin::gpu;
+  const std::string head =
+      "row,model_id,gpu_id,tp,engine,mode,num_prompts,input_dist,tpot_ms,out_tok_s_total,notes,engine_version,tpot_stat\n";
+  const std::string body =
+      "1,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,"
+      "\"vLLM v0.5.4; stats: tpot_ms = MEDIAN ITL (vLLM inter-token latency), not mean TPOT\",,\n"
+      "2,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,\"vLLM v0.5.4\",0.10.1,mean_itl\n"
+      "3,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,nim,saturated,100,sharegpt,20,3000,\"genai-perf at fixed concurrency\",,\n"
+      "4,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,,,\n";
+  const auto rows = parse_measurements_csv(head + body, "m.csv");
+  ASSERT_EQ(rows.size(), 4u);
+  std::string why;
+  const auto a = setup_row(rows[0], why), b = setup_row(rows[1], why), c = setup_row(rows[2], why), d = setup_row(rows[3], why);
+  ASSERT_TRUE(a && b && c && d) << why;
+  EXPECT_EQ(a->deployment.engine, EngineKind::kVllmV0);
+  EXPECT_EQ(a->tpot_stat, TpotStat::kMedianItl);
+  EXPECT_EQ(b->deployment.engine, EngineKind::kVllm);  // the column wins over the notes
+  EXPECT_EQ(b->tpot_stat, TpotStat::kMeanItl);
+  EXPECT_EQ(c->deployment.engine, EngineKind::kTrtllm);
+  EXPECT_EQ(c->tpot_stat, TpotStat::kMeanTpot);  // genai-perf's ITL is per request
+  EXPECT_EQ(d->deployment.engine, EngineKind::kVllm);
+  EXPECT_EQ(d->tpot_stat, TpotStat::kMedianTpot);
+  EXPECT_FALSE(a->engine.chunked_prefill);
+  EXPECT_TRUE(d->engine.chunked_prefill);
+  EXPECT_EQ(d->engine.max_num_seqs, 1024);  // vLLM V1 on an 80 GB H100
+  try {
+    parse_measurements_csv(head + "1,m,g,1,vllm,saturated,1,sharegpt,20,1,,,p50\n", "m.csv");
+    FAIL();
+  } catch (const ktwin::InputError& e) {
+    EXPECT_EQ(e.line(), 2);
+    EXPECT_NE(std::string(e.what()).find("tpot_stat"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Coefficients, RoundTripAndStrictKeys) {
   using ktwin::gpu::Coefficients;
   Coefficients c;

@@ -95,6 +95,26 @@ TEST(Engine, BatchLimitAndTimes) {
   EXPECT_EQ(r.itl.count(), 10 * 49);
 }
 
+TEST(Engine, WholePromptsJoinDecodeStepsWithoutPausingThem) {
+  // TensorRT-LLM without chunked context: a prompt arriving mid-decode runs whole (even past the token budget),
+  // in a step that also decodes; vLLM <= 0.5 gives it a step of its own that pauses decoding.
+  auto p = make_predictor("roofline", deploy("meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kFP8), Coefficients{});
+  EngineConfig c;
+  c.chunked_prefill = false;
+  c.max_num_batched_tokens = 512;
+  const std::vector<Request> reqs = {{0, 0, 100, 400}, {1, 50 * kMillisecond, 3000, 10}};
+  const EngineRun separate = drive(*p, c, reqs);
+  c.whole_prompts_with_decodes = true;
+  const EngineRun mixed = drive(*p, c, reqs);
+  ASSERT_EQ(separate.done.size(), 2u);
+  ASSERT_EQ(mixed.done.size(), 2u);
+  EXPECT_EQ(separate.stats.steps, 400 + 1);  // 1 prefill + 399 decodes for request 0, + the prefill-only step
+  EXPECT_EQ(mixed.stats.steps, 400);         // request 1's prompt and later decodes ride on request 0's steps
+  EXPECT_EQ(mixed.stats.prefill_tokens, separate.stats.prefill_tokens);
+  auto finish_of_first = [](const EngineRun& r) { return r.done[0].id == 0 ? r.done[0].finish : r.done[1].finish; };
+  EXPECT_LT(finish_of_first(mixed), finish_of_first(separate));
+}
+
 TEST(Engine, PreemptsAndRecomputesWhenBlocksRunOut) {
   auto p = make_predictor("roofline", deploy("meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kBF16), Coefficients{});
   EngineConfig c;
@@ -136,15 +156,17 @@ TEST(Engine, JumpAheadIsIdenticalToSteppingEveryToken) {
     int tp;
     bool chunked;
     int64_t blocks;
+    bool whole_prompts_with_decodes = false;
   };
   const std::vector<Case> cases = {
       {"meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kBF16, 1, true, 0},
       {"meta-llama/Llama-2-70b-hf", "A100-SXM-80GB", DType::kFP16, 4, false, 0},
       {"mistralai/Mixtral-8x7B-v0.1", "H100-SXM-80GB", DType::kFP8, 2, true, 300},  // tight cache: preemption
       {"meta-llama/Llama-2-7b-hf", "A10G-24GB", DType::kFP16, 1, false, 120},
+      {"meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kFP8, 1, false, 200, true},  // TensorRT-LLM style
   };
   int64_t preemptions = 0;
-  for (uint64_t seed = 1; seed <= 12; ++seed) {
+  for (uint64_t seed = 1; seed <= 15; ++seed) {
     const Case& k = cases[seed % cases.size()];
     SCOPED_TRACE("seed " + std::to_string(seed) + " " + k.model);
     auto p = make_predictor("roofline", deploy(k.model, k.gpu, k.dtype, k.tp), Coefficients{});
@@ -160,6 +182,7 @@ TEST(Engine, JumpAheadIsIdenticalToSteppingEveryToken) {
     cfg.max_num_seqs = static_cast<int>(rng.uniform_int(4, 64));
     cfg.max_num_batched_tokens = static_cast<int>(rng.uniform_int(512, 4096));
     cfg.chunked_prefill = k.chunked;
+    cfg.whole_prompts_with_decodes = k.whole_prompts_with_decodes;
     cfg.num_kv_blocks = k.blocks;
     cfg.max_model_len = 1200;
     EngineConfig step = cfg;
@@ -199,16 +222,16 @@ TEST(Benchmark, ModesRunAndScale) {
   s.concurrency = 1;
   s.input_tokens = 500;
   s.output_tokens = 200;
-  const BenchmarkResult one = run_benchmark(*p, engine_profile(EngineKind::kVllm, s), s);
+  const BenchmarkResult one = run_benchmark(*p, engine_profile(p->deployment(), s), s);
   s.concurrency = 64;
-  const BenchmarkResult many = run_benchmark(*p, engine_profile(EngineKind::kVllm, s), s);
+  const BenchmarkResult many = run_benchmark(*p, engine_profile(p->deployment(), s), s);
   EXPECT_GT(many.out_tok_s_total, 10 * one.out_tok_s_total);  // batching
   EXPECT_GT(many.tpot_ms, one.tpot_ms);
   EXPECT_NEAR(one.e2e_ms, one.ttft_ms + 199 * one.tpot_ms, 0.05 * one.e2e_ms);
   s.mode = BenchMode::kOpenLoop;
   s.request_rate = 2;
   s.num_prompts = 200;
-  const BenchmarkResult open = run_benchmark(*p, engine_profile(EngineKind::kVllm, s), s);
+  const BenchmarkResult open = run_benchmark(*p, engine_profile(p->deployment(), s), s);
   EXPECT_EQ(open.completed, 200);
   EXPECT_NEAR(open.req_s_total, 2, 0.5);
 }

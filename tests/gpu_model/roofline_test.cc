@@ -17,9 +17,13 @@ Coefficients ideal() {
   c[Coefficients::kHbmEff] = 1;
   c[Coefficients::kGemmEff16] = 1;
   c[Coefficients::kGemmEff8] = 1;
+  c[Coefficients::kGemmEffWeightOnly] = 1;
   c[Coefficients::kAllreduceHopUs] = 1;
   c[Coefficients::kLayerOverheadUs] = 0;
-  for (int e = 0; e < kEngineKinds; ++e) c[Coefficients::kSeqOverheadTrtllmUs + e] = 0;
+  for (int e = 0; e < kEngineKinds; ++e) {
+    c[Coefficients::kSeqOverheadTrtllmUs + e] = 0;
+    c[Coefficients::kStepOverheadTrtllmUs + e] = 0;
+  }
   return c;
 }
 
