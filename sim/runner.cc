@@ -1,9 +1,10 @@
 #include "sim/runner.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <functional>
 #include <map>
-#include <cstdio>
 #include <set>
 
 #include "catalog/yaml_json.h"
@@ -104,7 +105,11 @@ std::string format_metric(double v, MetricUnit unit) {
       break;
     case MetricUnit::kTokensPerSecond: std::snprintf(buf, sizeof buf, "%.1f tok/s", v); break;
     case MetricUnit::kRequestsPerSecond: std::snprintf(buf, sizeof buf, "%.2f req/s", v); break;
-    case MetricUnit::kCount: std::snprintf(buf, sizeof buf, "%.0f", v); break;
+    case MetricUnit::kCount:
+      if (v == std::floor(v)) std::snprintf(buf, sizeof buf, "%.0f", v);
+      else std::snprintf(buf, sizeof buf, "%.2f", v);
+      break;
+    case MetricUnit::kFraction: std::snprintf(buf, sizeof buf, "%.1f%%", v * 100); break;
   }
   return buf;
 }

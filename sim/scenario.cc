@@ -158,7 +158,8 @@ const std::vector<std::string>& known_metrics() {
         out.push_back(std::string(base) + "_" + stat);
     }
     for (const char* m : {"output_throughput", "total_token_throughput", "request_throughput", "goodput",
-                          "completed_requests", "failed_requests"})
+                          "completed_requests", "failed_requests", "kv_cache_usage_mean", "kv_cache_usage_max",
+                          "num_requests_waiting_mean", "num_requests_waiting_max"})
       out.emplace_back(m);
     return out;
   }();
@@ -170,7 +171,9 @@ std::optional<MetricUnit> metric_unit(std::string_view metric) {
   if (std::find(all.begin(), all.end(), metric) == all.end()) return std::nullopt;
   if (metric == "output_throughput" || metric == "total_token_throughput") return MetricUnit::kTokensPerSecond;
   if (metric == "request_throughput" || metric == "goodput") return MetricUnit::kRequestsPerSecond;
-  if (metric == "completed_requests" || metric == "failed_requests") return MetricUnit::kCount;
+  if (metric == "completed_requests" || metric == "failed_requests" || metric.starts_with("num_requests_waiting_"))
+    return MetricUnit::kCount;
+  if (metric.starts_with("kv_cache_usage_")) return MetricUnit::kFraction;
   return MetricUnit::kSeconds;
 }
 
@@ -1186,6 +1189,7 @@ class Loader {
         case MetricUnit::kTokensPerSecond: return "a rate such as 100 tok/s";
         case MetricUnit::kRequestsPerSecond: return "a rate such as 2 req/s";
         case MetricUnit::kCount: return "a number";
+        case MetricUnit::kFraction: return "a fraction such as 0.9 or 90%";
       }
       return "";
     };
@@ -1206,7 +1210,10 @@ class Loader {
         value = std::strtod(num.c_str(), &end);
         return !num.empty() && end == num.c_str() + num.size() && std::isfinite(value);
       };
-      if (split("tok/s")) {
+      if (split("%")) {
+        given = MetricUnit::kFraction;
+        value /= 100;
+      } else if (split("tok/s")) {
         given = MetricUnit::kTokensPerSecond;
       } else if (split("req/s")) {
         given = MetricUnit::kRequestsPerSecond;
@@ -1223,6 +1230,8 @@ class Loader {
       throw doc.error(ptr, "expected " + unit_hint() + ", got " + describe(n));
     }
     if (e.threshold < 0) throw doc.error(ptr, "must not be negative, got " + e.threshold_text);
+    if (e.unit == MetricUnit::kFraction && e.threshold > 1)
+      throw doc.error(ptr, e.metric + " is a fraction between 0 and 1 (or 0% to 100%), got " + e.threshold_text);
   }
 
   WorkspaceRef ref_at(const std::string& ptr) {

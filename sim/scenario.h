@@ -198,7 +198,8 @@ enum class MetricUnit {
   kSeconds,            //!< ttft, tpot, itl, e2el and their statistics
   kTokensPerSecond,    //!< output_throughput, total_token_throughput
   kRequestsPerSecond,  //!< request_throughput, goodput
-  kCount,              //!< completed_requests, failed_requests
+  kCount,              //!< completed_requests, failed_requests, num_requests_waiting_{mean,max}
+  kFraction,           //!< kv_cache_usage_{mean,max}: 0..1, written 0.9 or 90%
 };
 //! The unit of a metric name (vLLM benchmark vocabulary: "ttft", "ttft_p95", "tpot_mean",
 //! "itl_median", "e2el_p99", "output_throughput", ...), or nullopt for an unknown name.

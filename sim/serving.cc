@@ -121,6 +121,24 @@ std::vector<TraceRow> read_trace(const std::string& path, const std::string& sho
   return rows;
 }
 
+// What arriving requests see (Poisson arrivals see time averages): the KV cache use of the endpoint they
+// land on, and the requests waiting ahead of them (gateway queue + that engine's queue).
+struct ArrivalGauges {
+  double kv_sum = 0, kv_max = 0;
+  int64_t kv_samples = 0;
+  int64_t waiting_sum = 0, waiting_max = 0, waiting_samples = 0;
+  void add(std::optional<double> kv, int64_t waiting) {
+    if (kv) {
+      kv_sum += *kv;
+      kv_max = std::max(kv_max, *kv);
+      ++kv_samples;
+    }
+    waiting_sum += waiting;
+    waiting_max = std::max(waiting_max, waiting);
+    ++waiting_samples;
+  }
+};
+
 }  // namespace
 
 struct ServingModel::Impl {
@@ -150,9 +168,11 @@ struct ServingModel::Impl {
     Duration busy = 0, endpoint_time = 0;
     const TrafficSpec* config = nullptr;  // routing, queue and SLO: the workspace's first traffic entry
     int64_t good = 0;                     // completed within the SLOs
+    ArrivalGauges gauges;
     struct Window {
       int64_t completed = 0, out_tokens = 0;
       std::vector<double> ttft, tpot;
+      ArrivalGauges gauges;
     };
     std::map<int64_t, Window> windows;    // by index of the window the request finished in
   };
@@ -292,8 +312,14 @@ struct ServingModel::Impl {
     client_done(r, kernel.now() + kSecond);
   }
 
+  void sample_gauges(Workspace& ws, std::optional<double> kv, int64_t waiting) {
+    ws.gauges.add(kv, waiting);
+    if (sc.metrics_window > 0) ws.windows[(kernel.now() - kSimEpoch) / sc.metrics_window].gauges.add(kv, waiting);
+  }
+
   void route(Workspace& ws, const Req& r) {
     if (ws.endpoints.empty()) {
+      sample_gauges(ws, std::nullopt, static_cast<int64_t>(ws.queue.size()));
       if (static_cast<int64_t>(ws.queue.size()) >= ws.config->queue_limit) return fail(ws, r);
       ws.queue.push_back(r);
       ws.max_queue = std::max<int64_t>(ws.max_queue, static_cast<int64_t>(ws.queue.size()));
@@ -324,6 +350,10 @@ struct ServingModel::Impl {
     std::vector<gpu::Completion> done;
     ep.engine->advance_to(kernel.now(), done);
     complete(ws, ep, done);
+    const auto& kv = ep.engine->kv();
+    sample_gauges(ws,
+                  kv.num_blocks > 0 ? 1.0 - static_cast<double>(ep.engine->free_blocks()) / static_cast<double>(kv.num_blocks) : 0.0,
+                  static_cast<int64_t>(ws.queue.size() + ep.engine->waiting()));
     const gpu::SubmitResult res = ep.engine->submit(gpu::Request{r.id, kernel.now(), r.prompt, r.output});
     if (res != gpu::SubmitResult::kAccepted) {
       ++ws.rejected;  // vLLM answers 400: prompt + output longer than max-model-len or the KV cache
@@ -571,6 +601,14 @@ LatencySummary itl_summary(const gpu::ItlHistogram& h) {
   return s;
 }
 
+// {mean, max} of what arrivals saw; null when nothing was sampled.
+json gauge_json(const ArrivalGauges& g, bool kv) {
+  auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
+  if (kv) return g.kv_samples == 0 ? json(nullptr) : json{{"mean", r4(g.kv_sum / static_cast<double>(g.kv_samples))}, {"max", r4(g.kv_max)}};
+  if (g.waiting_samples == 0) return nullptr;
+  return {{"mean", r4(static_cast<double>(g.waiting_sum) / static_cast<double>(g.waiting_samples))}, {"max", g.waiting_max}};
+}
+
 }  // namespace
 
 json ServingModel::metrics_json() const {
@@ -593,6 +631,8 @@ json ServingModel::metrics_json() const {
               {"itl_ms", latency_json(itl_summary(ws->itl))},
               {"e2el_ms", latency_json(summarize_latencies(ws->e2el))},
               {"max_queue", ws->max_queue},
+              {"kv_cache_usage", gauge_json(ws->gauges, true)},
+              {"num_requests_waiting", gauge_json(ws->gauges, false)},
               {"goodput_req_s", ws->config->slo_ttft || ws->config->slo_tpot ? json(per_s(static_cast<double>(ws->good))) : json(nullptr)},
               {"gpu_busy_fraction",
                ws->endpoint_time > 0 ? std::round(static_cast<double>(ws->busy) / static_cast<double>(ws->endpoint_time) * 1e4) / 1e4
@@ -608,7 +648,9 @@ json ServingModel::metrics_json() const {
                            {"out_tok_s", r3(static_cast<double>(w.out_tokens) / win_s)},
                            {"req_s", r3(static_cast<double>(w.completed) / win_s)},
                            {"ttft_ms", {{"p50", r3(t.p50)}, {"p95", r3(t.p95)}}},
-                           {"tpot_ms", {{"p50", r3(p.p50)}, {"p95", r3(p.p95)}}}});
+                           {"tpot_ms", {{"p50", r3(p.p50)}, {"p95", r3(p.p95)}}},
+                           {"kv_cache_usage", gauge_json(w.gauges, true)},
+                           {"num_requests_waiting", gauge_json(w.gauges, false)}});
       }
       m["windows"] = windows;
     }
@@ -626,6 +668,17 @@ std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_
   const auto& ws = *it->second;
   const double secs = ws.first_arrival >= 0 && ws.last_finish > ws.first_arrival ? to_seconds(ws.last_finish - ws.first_arrival) : 0;
   if (name == "completed_requests") return static_cast<double>(ws.completed);
+  if (name.starts_with("kv_cache_usage_") || name.starts_with("num_requests_waiting_")) {
+    const bool kv = name.starts_with("kv_");
+    if ((kv ? ws.gauges.kv_samples : ws.gauges.waiting_samples) == 0) {
+      why = "no request arrived";
+      return std::nullopt;
+    }
+    const bool mean = name.ends_with("_mean");
+    if (kv) return mean ? ws.gauges.kv_sum / static_cast<double>(ws.gauges.kv_samples) : ws.gauges.kv_max;
+    return mean ? static_cast<double>(ws.gauges.waiting_sum) / static_cast<double>(ws.gauges.waiting_samples)
+                : static_cast<double>(ws.gauges.waiting_max);
+  }
   if (name == "failed_requests") return static_cast<double>(ws.failed);
   if (name == "goodput") {
     if (!ws.config->slo_ttft && !ws.config->slo_tpot) {

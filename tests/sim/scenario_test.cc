@@ -444,6 +444,10 @@ TEST_F(ScenarioTest, BadExpectations) {
             at(6, 64) + "expect[0].below: ttft_p95 is compared with a time such as 2s or 500ms, got \"5 tok/s\"");
   EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: ttft_p95}\n"),
             at(6, 5) + "expect[0]: expected a bound for ttft_p95: one of below, above");
+  EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: kv_cache_usage_max, below: 120%}\n"),
+            at(6, 74) + "expect[0].below: kv_cache_usage_max is a fraction between 0 and 1 (or 0% to 100%), got 120%");
+  EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: kv_cache_usage_mean, above: 2s}\n"),
+            at(6, 75) + "expect[0].above: kv_cache_usage_mean is compared with a fraction such as 0.9 or 90%, got \"2s\"");
 }
 
 TEST_F(ScenarioTest, ManifestWithoutName) {

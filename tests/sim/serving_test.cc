@@ -65,6 +65,11 @@ TEST(ServingModel, ClosedLoopClientsQueuedArrivalsAndTheSummary) {
   EXPECT_GT(m["tpot_ms"]["p50"].get<double>(), 1.0);
   EXPECT_LT(m["tpot_ms"]["p50"].get<double>(), 100.0);
   EXPECT_GT(m["out_tok_s"].get<double>(), 0);
+  // Gauges seen by arrivals: the queued Poisson requests saw a waiting line; 4 short requests barely touch
+  // the KV cache of an 80 GB A100 (blocks are taken when a step starts, so same-instant arrivals see none).
+  EXPECT_GT(m["num_requests_waiting"]["max"].get<int64_t>(), 0);
+  EXPECT_LT(m["kv_cache_usage"]["max"].get<double>(), 0.05);
+  EXPECT_LE(m["kv_cache_usage"]["mean"].get<double>(), m["kv_cache_usage"]["max"].get<double>());
 
   ASSERT_EQ(a.expectations.size(), 3u);
   EXPECT_TRUE(a.expectations[0].passed) << a.expectations[0].detail;
