@@ -1,10 +1,12 @@
 # Convenience wrapper around CMake. `make demo` and `make test` work on a fresh Debian 12 machine.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench asan clean
+.PHONY: all deps configure build demo test bench asan fuzz clean
 
 all: build
 
@@ -33,5 +35,13 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS) --timeout 900
 
+# libFuzzer targets (clang, ASan+UBSan), each run for FUZZ_SECONDS; crashes go to tests/regress/ once fixed.
+fuzz:
+	@KTWIN_WITH_CLANG=1 bash scripts/install-deps.sh
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKTWIN_FUZZ=ON \
+	  -DKTWIN_BUILD_TESTS=OFF -DKTWIN_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_scenario fuzz_manifest fuzz_object_json
+	bash scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) out
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) out

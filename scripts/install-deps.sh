@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libcurl4-openssl-dev libssl-dev libboost-graph-dev libeigen3-dev libcpp-httplib-dev
 )
-if [ "${KTWIN_WITH_CLANG:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev); fi
+if [ "${KTWIN_WITH_CLANG:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev clang-tidy clang-format); fi
 
 missing=()
 for p in "${packages[@]}"; do

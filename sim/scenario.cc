@@ -939,6 +939,8 @@ class Loader {
         throw doc.error(rp, "rate " + n.dump() + " has no unit; expected requests per time unit (e.g. 2/s, "
                                                  "120/m, 7200/h)");
       std::string text = get_string(doc, rp);
+      if (text.starts_with('-') && parse_rate(text.substr(1)))
+        throw doc.error(rp, "must be positive, got \"" + text + "\"");
       auto r = parse_rate(text);
       if (!r) throw doc.error(rp, "invalid rate \"" + text + "\"; expected requests per time unit (e.g. 2/s, "
                                                               "120/m, 7200/h)");
