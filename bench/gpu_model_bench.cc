@@ -41,7 +41,8 @@ void BM_SaturatedReplica(benchmark::State& state) {
     if (static_cast<int64_t>(done.size()) != n) state.SkipWithError("lost requests");
   }
   state.SetItemsProcessed(state.iterations() * n);
-  state.counters["sim_req_per_wall_s"] = benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
+  state.counters["sim_req_per_wall_s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SaturatedReplica)->Arg(100000)->Unit(benchmark::kMillisecond);
 
@@ -69,7 +70,8 @@ void BM_Population100Replicas1Hour(benchmark::State& state) {
       done.clear();
       e.advance_to(at, done);
       completed += static_cast<int64_t>(done.size());
-      e.submit({id++, at, static_cast<int32_t>(rng.uniform_int(64, 1024)), static_cast<int32_t>(rng.uniform_int(16, 512))});
+      e.submit(
+          {id++, at, static_cast<int32_t>(rng.uniform_int(64, 1024)), static_cast<int32_t>(rng.uniform_int(16, 512))});
     }
     for (auto& e : reps) {
       done.clear();

@@ -28,8 +28,8 @@ void BM_ScheduleAndRunRandom(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(sink);
   state.SetItemsProcessed(state.iterations() * n);
-  state.counters["events/s"] = benchmark::Counter(static_cast<double>(state.iterations() * n),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["events/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * n), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ScheduleAndRunRandom)->Arg(1 << 20)->Arg(1000000)->Unit(benchmark::kMillisecond);
 
@@ -49,8 +49,8 @@ void BM_SteadyState(benchmark::State& state) {
     k.run_until_idle();
   }
   state.SetItemsProcessed(state.iterations() * total);
-  state.counters["events/s"] = benchmark::Counter(static_cast<double>(state.iterations() * total),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["events/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * total), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SteadyState)->Arg(1000)->Arg(100000)->Unit(benchmark::kMillisecond);
 

@@ -19,8 +19,9 @@ std::string hundred_replicas(int workspaces, double rate_per_ws) {
          std::to_string(i) + "}}}, inference: {preset: {name: phi-3-mini-4k-instruct}}}\n";
   s += "traffic:\n";
   for (int i = 0; i < workspaces; ++i)
-    s += "  - {workspace: ws-" + std::to_string(i) + ", start: 15m, end: 1h15m, arrival: {process: poisson, rate: " +
-         std::to_string(rate_per_ws) + "/s}, prompt_tokens: {dist: lognormal, median: 300, p90: 900, max: 3000}, " +
+    s += "  - {workspace: ws-" + std::to_string(i) +
+         ", start: 15m, end: 1h15m, arrival: {process: poisson, rate: " + std::to_string(rate_per_ws) +
+         "/s}, prompt_tokens: {dist: lognormal, median: 300, p90: 900, max: 3000}, " +
          "output_tokens: {dist: lognormal, median: 120, p90: 400, max: 1000}}\n";
   return s;
 }
@@ -36,8 +37,8 @@ void BM_HundredReplicasOneHour(benchmark::State& state) {
     benchmark::DoNotOptimize(out.fingerprint);
   }
   state.counters["requests"] = static_cast<double>(requests);
-  state.counters["sim_requests/s"] =
-      benchmark::Counter(static_cast<double>(requests) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["sim_requests/s"] = benchmark::Counter(
+      static_cast<double>(requests) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HundredReplicasOneHour)->Unit(benchmark::kSecond)->Iterations(1);
 

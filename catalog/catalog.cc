@@ -46,8 +46,8 @@ ModelArchitecture parse_architecture(const YamlDocument& doc, const std::string&
   const int default_kv = a.attention == AttentionKind::kMQA ? 1 : a.num_attention_heads;
   a.num_kv_heads = f.int32("num_kv_heads", a.attention == AttentionKind::kGQA, default_kv, 1);
   if (a.num_kv_heads > a.num_attention_heads) {
-    throw doc.error(f.child("num_kv_heads"), "must not exceed num_attention_heads (" +
-                                                 std::to_string(a.num_attention_heads) + ")");
+    throw doc.error(f.child("num_kv_heads"),
+                    "must not exceed num_attention_heads (" + std::to_string(a.num_attention_heads) + ")");
   }
   a.head_dim = f.int32("head_dim", false, a.hidden_size / a.num_attention_heads, 1);
   a.intermediate_size = f.int32("intermediate_size", true, 0, 1);
@@ -55,8 +55,8 @@ ModelArchitecture parse_architecture(const YamlDocument& doc, const std::string&
   a.num_experts = f.int32("num_experts", false, 0, 0);
   a.experts_per_token = f.int32("experts_per_token", false, 0, 0);
   if (a.num_experts > 1 && (a.experts_per_token < 1 || a.experts_per_token > a.num_experts)) {
-    throw doc.error(f.child("experts_per_token"),
-                    "must be between 1 and num_experts (" + std::to_string(a.num_experts) + ") for a mixture of experts");
+    throw doc.error(f.child("experts_per_token"), "must be between 1 and num_experts (" +
+                                                      std::to_string(a.num_experts) + ") for a mixture of experts");
   }
   const bool mla = a.attention == AttentionKind::kMLA;
   a.kv_lora_rank = f.int32("kv_lora_rank", mla, 0, mla ? 1 : 0);
@@ -78,10 +78,28 @@ namespace {
 
 ModelPreset parse_preset(const YamlDocument& doc, const std::string& ptr) {
   const Fields f(doc, ptr,
-                 {"name", "hf_id", "aliases", "family", "weights_gib", "weight_dtype", "bytes_per_token",
-                  "model_token_limit", "disk_gib", "architecture", "supports_distributed", "transformers_runtime",
-                  "tuning", "tuning_memory_gib", "gated", "deprecated", "disallow_lora", "download_at_runtime",
-                  "tool_call_parser", "reasoning_parser", "dtype_flag", "source"});
+                 {"name",
+                  "hf_id",
+                  "aliases",
+                  "family",
+                  "weights_gib",
+                  "weight_dtype",
+                  "bytes_per_token",
+                  "model_token_limit",
+                  "disk_gib",
+                  "architecture",
+                  "supports_distributed",
+                  "transformers_runtime",
+                  "tuning",
+                  "tuning_memory_gib",
+                  "gated",
+                  "deprecated",
+                  "disallow_lora",
+                  "download_at_runtime",
+                  "tool_call_parser",
+                  "reasoning_parser",
+                  "dtype_flag",
+                  "source"});
   ModelPreset p;
   p.name = f.name("name");
   p.hf_id = f.name("hf_id");
@@ -176,7 +194,8 @@ std::pair<int, int> parse_compute_capability(const Fields& f) {
   if (s.empty()) return {0, 0};
   const size_t dot = s.find('.');
   auto digits = [](const std::string& t) {
-    return !t.empty() && t.size() <= 2 && std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
+    return !t.empty() && t.size() <= 2 &&
+           std::all_of(t.begin(), t.end(), [](unsigned char c) { return std::isdigit(c); });
   };
   if (dot == std::string::npos || !digits(s.substr(0, dot)) || !digits(s.substr(dot + 1))) {
     throw f.doc().error(f.child(key), "must look like \"8.6\" (major.minor), got \"" + s + "\"");
@@ -224,8 +243,10 @@ bool is_yaml(std::string_view s) {
 
 void load_text(Catalog& out, const std::string& text, const std::string& file, bool models) {
   for (const auto& doc : parse_yaml(text, file)) {
-    if (models) load_models_doc(doc, out.presets);
-    else load_skus_doc(doc, out.skus);
+    if (models)
+      load_models_doc(doc, out.presets);
+    else
+      load_skus_doc(doc, out.skus);
   }
 }
 
@@ -244,8 +265,10 @@ Catalog load_embedded() {
   Catalog out;
   for (const auto& f : embedded_files()) {
     if (!is_yaml(f.path)) continue;
-    if (has_prefix(f.path, "presets/models/")) load_text(out, std::string(f.contents), std::string(f.path), true);
-    else if (has_prefix(f.path, "presets/skus/")) load_text(out, std::string(f.contents), std::string(f.path), false);
+    if (has_prefix(f.path, "presets/models/"))
+      load_text(out, std::string(f.contents), std::string(f.path), true);
+    else if (has_prefix(f.path, "presets/skus/"))
+      load_text(out, std::string(f.contents), std::string(f.path), false);
   }
   return out;
 }
@@ -260,7 +283,8 @@ Catalog load_catalog_dir(const std::string& presets_dir) {
   if (!fs::is_directory(root / "models", ec) && fs::is_directory(root / "presets" / "models", ec)) root /= "presets";
   const auto model_files = yaml_files_in(root / "models");
   const auto sku_files = yaml_files_in(root / "skus");
-  if (model_files.empty()) throw InputError((root / "models").string(), 0, 0, "", "no model preset files (*.yaml) found");
+  if (model_files.empty())
+    throw InputError((root / "models").string(), 0, 0, "", "no model preset files (*.yaml) found");
   if (sku_files.empty()) throw InputError((root / "skus").string(), 0, 0, "", "no SKU catalog files (*.yaml) found");
   Catalog out;
   for (const auto& f : model_files) load_text(out, read_text_file(f), f, true);

@@ -6,7 +6,7 @@
 namespace ktwin::catalog {
 
 struct EmbeddedFile {
-  std::string_view path;      //!< relative to the repository root, e.g. "presets/models/phi-3.yaml"
+  std::string_view path;  //!< relative to the repository root, e.g. "presets/models/phi-3.yaml"
   std::string_view contents;
 };
 

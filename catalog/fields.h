@@ -44,7 +44,8 @@ class Fields {
     if (v == nullptr) return fallback;
     if (!v->is_number()) throw doc_.error(child(key), "must be a number, got " + describe(*v));
     double d = v->get<double>();
-    if (!std::isfinite(d) || d < min) throw doc_.error(child(key), "must be a number >= " + trim(min) + ", got " + v->dump());
+    if (!std::isfinite(d) || d < min)
+      throw doc_.error(child(key), "must be a number >= " + trim(min) + ", got " + v->dump());
     return d;
   }
 
@@ -109,9 +110,7 @@ class Fields {
   }
 
  private:
-  const json& value() const {
-    return ptr_.empty() ? doc_.value : doc_.value.at(json::json_pointer(ptr_));
-  }
+  const json& value() const { return ptr_.empty() ? doc_.value : doc_.value.at(json::json_pointer(ptr_)); }
   const json* find(const std::string& key) const {
     const json& node = value();
     auto it = node.find(key);

@@ -1,4 +1,5 @@
 #include "catalog/yaml_json.h"
+#include "core/util/yaml_guard.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -62,8 +63,9 @@ json scalar_to_json(const YAML::Node& node) {
 }
 
 void convert(const YAML::Node& node, const std::string& pointer, YamlDocument& doc, json& out, int depth) {
-  if (depth > 200) throw InputError(doc.file, pos_of(node.Mark()).line, pos_of(node.Mark()).column,
-                                    field_path(pointer), "document nests too deeply");
+  if (depth > 200)
+    throw InputError(doc.file, pos_of(node.Mark()).line, pos_of(node.Mark()).column, field_path(pointer),
+                     "document nests too deeply");
   doc.positions[pointer] = pos_of(node.Mark());
   switch (node.Type()) {
     case YAML::NodeType::Null:
@@ -116,6 +118,10 @@ void convert(const YAML::Node& node, const std::string& pointer, YamlDocument& d
 std::vector<YamlDocument> parse_yaml(const std::string& text, const std::string& file) {
   std::vector<YamlDocument> docs;
   std::vector<YAML::Node> nodes;
+  if (const YamlHazard h = find_yaml_parser_hazard(text); h.line > 0) {
+    throw InputError(file, h.line, h.column, "",
+                     "YAML syntax error: ',' cannot start a value outside [ ] or { } (quote the value)");
+  }
   try {
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
@@ -162,7 +168,10 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   size_t best_d = std::string::npos;
   for (const auto& c : candidates) {
     size_t d = distance(word, c);
-    if (d < best_d) { best_d = d; best = c; }
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
   }
   size_t limit = std::max<size_t>(2, word.size() / 3);
   return best_d <= limit ? best : std::string();
@@ -176,7 +185,8 @@ void check_keys(const YamlDocument& doc, const std::string& pointer, const std::
     if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
     std::string msg = "unknown field \"" + it.key() + "\"";
     std::string suggestion = closest_match(it.key(), allowed);
-    if (!suggestion.empty()) msg += " (did you mean \"" + suggestion + "\"?)";
+    if (!suggestion.empty())
+      msg += " (did you mean \"" + suggestion + "\"?)";
     else {
       msg += "; expected one of:";
       for (size_t i = 0; i < allowed.size(); ++i) msg += (i ? ", " : " ") + allowed[i];

@@ -20,15 +20,17 @@ int bad_input(const std::string& msg) {
 
 void print_summary(const char* title, const gpu::Evaluation& ev) {
   std::printf("%s\n%-16s %4s %11s %9s\n", title, "METRIC", "N", "MEDIAN APE", "P90 APE");
-  for (const auto& [m, e] : ev.summary) std::printf("%-16s %4d %10.1f%% %8.1f%%\n", m.c_str(), e.n, 100 * e.median_ape, 100 * e.p90_ape);
+  for (const auto& [m, e] : ev.summary)
+    std::printf("%-16s %4d %10.1f%% %8.1f%%\n", m.c_str(), e.n, 100 * e.median_ape, 100 * e.p90_ape);
 }
 
 int run_calibrate(int argc, char** argv) {
   cxxopts::Options opts("ktwin calibrate", "Fit the GPU model's efficiency coefficients to measured benchmarks");
   opts.add_options()("csv", "Measurements CSV (columns of calibration_set.csv)", cxxopts::value<std::string>())(
-      "out", "Coefficient file to write", cxxopts::value<std::string>()->default_value("presets/calibration/default.yaml"))(
-      "model", "Latency predictor to fit", cxxopts::value<std::string>()->default_value("roofline"))(
-      "h,help", "Show this help");
+      "out", "Coefficient file to write",
+      cxxopts::value<std::string>()->default_value("presets/calibration/default.yaml"))(
+      "model", "Latency predictor to fit", cxxopts::value<std::string>()->default_value("roofline"))("h,help",
+                                                                                                     "Show this help");
   cxxopts::ParseResult r;
   if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   if (!r.count("csv")) return bad_input("--csv is required");

@@ -52,9 +52,10 @@ void print_steps(const ModelPreset& p, const Sku& sku, const NodeEstimate& e, bo
               explicit_len ? " (--max-model-len)" : " (default; KAITO uses 2048 unless max-model-len is set)");
   std::printf("1. available per GPU  = M x %.2f = %.2f x %.2f = %.2f GiB\n", C::kUtilization, e.per_gpu_memory_gib,
               C::kUtilization, e.available_per_gpu_gib);
-  std::printf("   fixed per GPU      = %.1f GiB overhead + L x B / G = %.1f + %d x %lld B / %d = %.1f + %.3f = %.3f GiB\n",
-              C::kBaseOverheadGiB, C::kBaseOverheadGiB, e.context_length, static_cast<long long>(p.bytes_per_token),
-              e.gpus_per_node, C::kBaseOverheadGiB, kv_gib / e.gpus_per_node, e.fixed_per_gpu_gib);
+  std::printf(
+      "   fixed per GPU      = %.1f GiB overhead + L x B / G = %.1f + %d x %lld B / %d = %.1f + %.3f = %.3f GiB\n",
+      C::kBaseOverheadGiB, C::kBaseOverheadGiB, e.context_length, static_cast<long long>(p.bytes_per_token),
+      e.gpus_per_node, C::kBaseOverheadGiB, kv_gib / e.gpus_per_node, e.fixed_per_gpu_gib);
   std::printf("2. %.2f GiB > %.3f GiB: GPU memory is large enough\n", e.available_per_gpu_gib, e.fixed_per_gpu_gib);
   std::printf("3. weights per GPU    = (available - fixed) / %.2f = (%.2f - %.3f) / %.2f = %.3f GiB\n",
               1 + C::kWeightOverheadFactor, e.available_per_gpu_gib, e.fixed_per_gpu_gib, 1 + C::kWeightOverheadFactor,
@@ -72,8 +73,8 @@ int run_estimate(int argc, char** argv) {
   opts.add_options()("preset", "Preset name, Hugging Face id or alias", cxxopts::value<std::string>())(
       "instance-type", "SKU, e.g. Standard_NC24ads_A100_v4", cxxopts::value<std::string>())(
       "cloud", "SKU catalog to use: azure, aws or arc", cxxopts::value<std::string>()->default_value("azure"))(
-      "max-model-len", "Context length L (default 2048, as KAITO)", cxxopts::value<int>())(
-      "json", "Print JSON")("h,help", "Show this help");
+      "max-model-len", "Context length L (default 2048, as KAITO)", cxxopts::value<int>())("json", "Print JSON")(
+      "h,help", "Show this help");
   cxxopts::ParseResult r;
   if (auto done = parse_flags(opts, argc, argv, r)) return *done;
   if (!r.count("preset")) return bad_input("--preset is required");
@@ -120,7 +121,8 @@ int run_estimate(int argc, char** argv) {
     if (context <= 0) return bad_input("--max-model-len must be a positive number of tokens");
     // KAITO's admission webhook rejects a max-model-len above the model's context window.
     if (context > preset->model_token_limit) {
-      return bad_input("--max-model-len " + std::to_string(context) + " exceeds model's maximum supported context window (" +
+      return bad_input("--max-model-len " + std::to_string(context) +
+                       " exceeds model's maximum supported context window (" +
                        std::to_string(preset->model_token_limit) + " tokens for " + preset->name + ")");
     }
   }

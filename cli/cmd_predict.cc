@@ -49,7 +49,8 @@ void print_table(const std::vector<gpu::MeasuredRow>& rows, const gpu::Evaluatio
     }
   }
   std::printf("\n%-16s %4s %11s %9s\n", "METRIC", "N", "MEDIAN APE", "P90 APE");
-  for (const auto& [m, e] : ev.summary) std::printf("%-16s %4d %10.1f%% %8.1f%%\n", m.c_str(), e.n, 100 * e.median_ape, 100 * e.p90_ape);
+  for (const auto& [m, e] : ev.summary)
+    std::printf("%-16s %4d %10.1f%% %8.1f%%\n", m.c_str(), e.n, 100 * e.median_ape, 100 * e.p90_ape);
 }
 
 int run_predict(int argc, char** argv) {

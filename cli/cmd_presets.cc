@@ -18,7 +18,6 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-
 //! 80 -> "80Gi", 7.1 -> "7.1Gi", 13.44 -> "13.44Gi"
 std::string gib(double v) {
   char buf[32];
@@ -144,7 +143,8 @@ void print_show(const ModelPreset& p) {
       {"  Vocab size:", std::to_string(a.vocab_size)},
   };
   if (a.num_experts > 1) {
-    rows.push_back({"  Experts:", std::to_string(a.num_experts) + " (" + std::to_string(a.experts_per_token) + " per token)"});
+    rows.push_back(
+        {"  Experts:", std::to_string(a.num_experts) + " (" + std::to_string(a.experts_per_token) + " per token)"});
   }
   if (a.kv_lora_rank > 0) {
     rows.push_back({"  MLA:", "kv_lora_rank " + std::to_string(a.kv_lora_rank) + ", qk_rope_head_dim " +
@@ -208,8 +208,10 @@ int run_presets(int argc, char** argv) {
       std::fprintf(stderr, "error: %s; run `ktwin presets list` to see all presets\n", msg.c_str());
       return kExitBadInput;
     }
-    if (as_json) std::printf("%s\n", preset_json(*p).dump(2).c_str());
-    else print_show(*p);
+    if (as_json)
+      std::printf("%s\n", preset_json(*p).dump(2).c_str());
+    else
+      print_show(*p);
     return kExitOk;
   }
   std::fprintf(stderr, "error: unknown action \"%s\": expected \"list\" or \"show NAME\"\n", action.c_str());

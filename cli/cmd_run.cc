@@ -18,7 +18,8 @@ bool printed_kind(const sim::LogEntry& e) {
   if (e.kind == "Service" || e.kind == "ControllerRevision") return false;
   if (e.kind == "Pod")
     return e.what.rfind("Ready=", 0) == 0 || e.what.rfind("scheduled", 0) == 0 || e.what.rfind("container", 0) == 0 ||
-           e.what.rfind("image pulled", 0) == 0 || e.what.rfind("image pull failed", 0) == 0 || e.what.rfind("downloading", 0) == 0 || e.what.rfind("ready", 0) == 0 ||
+           e.what.rfind("image pulled", 0) == 0 || e.what.rfind("image pull failed", 0) == 0 ||
+           e.what.rfind("downloading", 0) == 0 || e.what.rfind("ready", 0) == 0 ||
            e.what.rfind("PodScheduled", 0) == 0 || e.what == "deleting" || e.what.rfind("init container", 0) == 0 ||
            e.what.rfind("tuning:", 0) == 0 || e.what == "completed";
   return true;
@@ -27,19 +28,17 @@ bool printed_kind(const sim::LogEntry& e) {
 int run(int argc, char** argv) {
   cxxopts::Options opts(argv[0], "Run a scenario in the deterministic simulated cluster.");
   opts.positional_help("SCENARIO.yaml");
-  opts.add_options()
-      ("scenario", "scenario file", cxxopts::value<std::string>())
-      ("seed", "override the scenario's seed", cxxopts::value<uint64_t>())
-      ("summary-json", "write the run summary (JSON) to FILE", cxxopts::value<std::string>())
-      ("events", "write the event log (JSON lines) to FILE", cxxopts::value<std::string>())
-      ("check-determinism", "run twice and fail unless both event logs are byte-identical")
-      ("shuffle-ties", "run same-time events in an order permuted by SEED (outcomes must not change)",
-       cxxopts::value<uint64_t>())
-      ("quiet", "print only the verdicts")
-      ("h,help", "show this help");
+  opts.add_options()("scenario", "scenario file", cxxopts::value<std::string>())("seed", "override the scenario's seed",
+                                                                                 cxxopts::value<uint64_t>())(
+      "summary-json", "write the run summary (JSON) to FILE", cxxopts::value<std::string>())(
+      "events", "write the event log (JSON lines) to FILE", cxxopts::value<std::string>())(
+      "check-determinism", "run twice and fail unless both event logs are byte-identical")(
+      "shuffle-ties", "run same-time events in an order permuted by SEED (outcomes must not change)",
+      cxxopts::value<uint64_t>())("quiet", "print only the verdicts")("h,help", "show this help");
   opts.parse_positional({"scenario"});
   cxxopts::ParseResult args;
-  if (auto done = parse_flags(opts, argc, argv, args, "0 all expectations pass, 1 one fails, 2 bad input.")) return *done;
+  if (auto done = parse_flags(opts, argc, argv, args, "0 all expectations pass, 1 one fails, 2 bad input."))
+    return *done;
   if (!args.count("scenario")) {
     std::fprintf(stderr, "error: a scenario file is required\n%s", opts.help().c_str());
     return kExitBadInput;

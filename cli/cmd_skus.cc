@@ -17,7 +17,6 @@ namespace {
 
 using Row = std::vector<std::string>;
 
-
 //! Shortest form with at most `decimals` digits after the point: 80 -> "80", 23.5 -> "23.5".
 std::string num(double v, int decimals) {
   char buf[32];

@@ -1,25 +1,27 @@
 // `ktwin test`: runs every scenario under the given paths, checks its expectations and, where a golden
 // event log sits beside it (NAME.events.jsonl), compares the run with it and shows the first
 // divergences. JUnit XML for CI systems; --update-golden rewrites the goldens.
-#include <cxxopts.hpp>
 #include <yaml-cpp/yaml.h>
+#include <cxxopts.hpp>
 
+#include <fnmatch.h>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fnmatch.h>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
 #include "catalog/catalog.h"
+#include "catalog/yaml_json.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "core/input_error.h"
+#include "core/util/yaml_guard.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
 
@@ -47,6 +49,7 @@ std::string read_text(const fs::path& p) {
 // Scenario files are the YAML files that are not Kubernetes manifests (those have apiVersion).
 bool is_scenario_file(const fs::path& p) {
   try {
+    if (find_yaml_parser_hazard(catalog::read_text_file(p.string())).line > 0) return true;  // loader reports it
     const YAML::Node doc = YAML::LoadFile(p.string());
     return doc.IsMap() && !doc["apiVersion"] && doc["duration"];
   } catch (const YAML::Exception&) {
@@ -60,7 +63,8 @@ std::vector<std::string> collect(const std::vector<std::string>& paths, const st
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
       for (const auto& e : fs::recursive_directory_iterator(p))
-        if (e.is_regular_file() && e.path().extension() == ".yaml" && is_scenario_file(e.path())) out.push_back(e.path().string());
+        if (e.is_regular_file() && e.path().extension() == ".yaml" && is_scenario_file(e.path()))
+          out.push_back(e.path().string());
     } else if (fs::exists(p, ec)) {
       out.push_back(p);
     } else {
@@ -73,7 +77,8 @@ std::vector<std::string> collect(const std::vector<std::string>& paths, const st
     out.erase(std::remove_if(out.begin(), out.end(),
                              [&](const std::string& f) {
                                const std::string stem = fs::path(f).stem().string();
-                               return fnmatch(filter.c_str(), stem.c_str(), 0) != 0 && fnmatch(filter.c_str(), f.c_str(), 0) != 0;
+                               return fnmatch(filter.c_str(), stem.c_str(), 0) != 0 &&
+                                      fnmatch(filter.c_str(), f.c_str(), 0) != 0;
                              }),
               out.end());
   return out;
@@ -151,14 +156,26 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += ' ';
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          out += ' ';
+        else
+          out += c;
     }
   }
   return out;
@@ -168,12 +185,15 @@ std::string junit(const std::vector<Result>& results) {
   size_t failures = 0, errors = 0;
   double total = 0;
   for (const auto& r : results) {
-    if (!r.loaded) ++errors;
-    else if (!r.passed) ++failures;
+    if (!r.loaded)
+      ++errors;
+    else if (!r.passed)
+      ++failures;
     total += r.seconds;
   }
   char head[256];
-  std::snprintf(head, sizeof head, "<testsuite name=\"ktwin scenarios\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
+  std::snprintf(head, sizeof head,
+                "<testsuite name=\"ktwin scenarios\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" time=\"%.3f\">\n",
                 results.size(), failures, errors, total);
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n";
   x += head;
@@ -199,24 +219,25 @@ std::string junit(const std::vector<Result>& results) {
 int run(int argc, char** argv) {
   cxxopts::Options opts(argv[0], "Run scenarios as tests: expectations and golden event logs.");
   opts.positional_help("[PATH...]");
-  opts.add_options()
-      ("paths", "scenario files or directories (default: scenarios)", cxxopts::value<std::vector<std::string>>())
-      ("junit", "write JUnit XML to FILE", cxxopts::value<std::string>())
-      ("update-golden", "rewrite each scenario's NAME.events.jsonl from this run")
-      ("jobs", "scenarios run in parallel", cxxopts::value<int>()->default_value("1"))
-      ("filter", "only scenarios whose name or path matches the glob", cxxopts::value<std::string>()->default_value(""))
-      ("h,help", "show this help");
+  opts.add_options()("paths", "scenario files or directories (default: scenarios)",
+                     cxxopts::value<std::vector<std::string>>())("junit", "write JUnit XML to FILE",
+                                                                 cxxopts::value<std::string>())(
+      "update-golden", "rewrite each scenario's NAME.events.jsonl from this run")(
+      "jobs", "scenarios run in parallel", cxxopts::value<int>()->default_value("1"))(
+      "filter", "only scenarios whose name or path matches the glob", cxxopts::value<std::string>()->default_value(""))(
+      "h,help", "show this help");
   opts.parse_positional({"paths"});
   cxxopts::ParseResult args;
-  if (auto done = parse_flags(opts, argc, argv, args, "0 every scenario passes, 1 one fails (an expectation or its golden), 2 bad input."))
+  if (auto done = parse_flags(opts, argc, argv, args,
+                              "0 every scenario passes, 1 one fails (an expectation or its golden), 2 bad input."))
     return *done;
   const int jobs = args["jobs"].as<int>();
   if (jobs < 1) {
     std::fprintf(stderr, "error: --jobs must be at least 1, got %d\n", jobs);
     return kExitBadInput;
   }
-  std::vector<std::string> paths = args.count("paths") ? args["paths"].as<std::vector<std::string>>()
-                                                       : std::vector<std::string>{"scenarios"};
+  std::vector<std::string> paths =
+      args.count("paths") ? args["paths"].as<std::vector<std::string>>() : std::vector<std::string>{"scenarios"};
   const std::vector<std::string> files = collect(paths, args["filter"].as<std::string>());
   if (files.empty()) {
     std::fprintf(stderr, "error: no scenario files found\n");
@@ -236,7 +257,8 @@ int run(int argc, char** argv) {
 
   size_t passed = 0, bad_input = 0;
   for (const auto& r : results) {
-    std::printf("%s  %-28s %6.2fs  %s\n", r.loaded && r.passed ? "PASS" : "FAIL", r.name.c_str(), r.seconds, r.path.c_str());
+    std::printf("%s  %-28s %6.2fs  %s\n", r.loaded && r.passed ? "PASS" : "FAIL", r.name.c_str(), r.seconds,
+                r.path.c_str());
     for (const auto& f : r.failures) std::printf("      %s\n", f.c_str());
     passed += r.loaded && r.passed ? 1 : 0;
     bad_input += r.loaded ? 0 : 1;

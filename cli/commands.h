@@ -13,7 +13,7 @@ inline constexpr int kExitBadInput = 2;  //!< input could not be read, parsed or
 
 struct Command {
   std::string name;
-  std::string summary;  //!< one line for `ktwin --help`
+  std::string summary;                //!< one line for `ktwin --help`
   int (*run)(int argc, char** argv);  //!< argv[0] is "ktwin <name>"
 };
 
@@ -26,5 +26,7 @@ struct CommandRegistrar {
 
 }  // namespace ktwin::cli
 
-#define KTWIN_REGISTER_COMMAND(ident, name, summary, fn) \
-  static ::ktwin::cli::CommandRegistrar ktwin_command_##ident{::ktwin::cli::Command{name, summary, fn}}
+#define KTWIN_REGISTER_COMMAND(ident, name, summary, fn)        \
+  static ::ktwin::cli::CommandRegistrar ktwin_command_##ident { \
+    ::ktwin::cli::Command { name, summary, fn }                 \
+  }

@@ -20,7 +20,8 @@ std::optional<int> parse_flags(cxxopts::Options& opts, int argc, char** argv, cx
     return kExitOk;
   }
   if (!result.unmatched().empty()) {
-    std::fprintf(stderr, "error: unexpected argument \"%s\"\n\n%s", result.unmatched().front().c_str(), opts.help().c_str());
+    std::fprintf(stderr, "error: unexpected argument \"%s\"\n\n%s", result.unmatched().front().c_str(),
+                 opts.help().c_str());
     return kExitBadInput;
   }
   return std::nullopt;

@@ -43,9 +43,9 @@ void DevicePlugin::on_node(const WatchEvent& ev) {
     auto cur = cluster_.get("Node", "", name);
     if (!cur || (*cur)->meta.uid != uid) return;
     const std::string n = std::to_string(gpus);
-    auto r = cluster_.patch("Node", "", name,
-                            {{"status", {{"capacity", {{"nvidia.com/gpu", n}}}, {"allocatable", {{"nvidia.com/gpu", n}}}}}},
-                            true);
+    auto r = cluster_.patch(
+        "Node", "", name,
+        {{"status", {{"capacity", {{"nvidia.com/gpu", n}}}, {"allocatable", {{"nvidia.com/gpu", n}}}}}}, true);
     if (r) sink_("Node", name, "device plugin registered " + n + " nvidia.com/gpu");
   });
 }

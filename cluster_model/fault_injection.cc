@@ -15,18 +15,22 @@ std::optional<Error> FaultyCluster::fault(bool write, std::string_view kind, std
   if (opts_.unavailable_rate > 0 && next_unit() < opts_.unavailable_rate) {
     ++stats_.unavailable;
     if (stats_.unavailable % 2 == 0) {
-      Error e = make_error(ErrorCode::kTooManyRequests, "the server has received too many requests and has asked us to try again later", "TooManyRequests");
+      Error e = make_error(ErrorCode::kTooManyRequests,
+                           "the server has received too many requests and has asked us to try again later",
+                           "TooManyRequests");
       e.retry_after_seconds = 1;
       return e;
     }
-    return make_error(ErrorCode::kUnavailable, "the server is currently unable to handle the request", "ServiceUnavailable");
+    return make_error(ErrorCode::kUnavailable, "the server is currently unable to handle the request",
+                      "ServiceUnavailable");
   }
   if (write && opts_.conflict_rate > 0 && next_unit() < opts_.conflict_rate) {
     ++stats_.conflicts;
-    return make_error(ErrorCode::kConflict,
-                      "Operation cannot be fulfilled on " + std::string(kind) + " \"" + std::string(name) +
-                          "\": the object has been modified; please apply your changes to the latest version and try again",
-                      "Conflict");
+    return make_error(
+        ErrorCode::kConflict,
+        "Operation cannot be fulfilled on " + std::string(kind) + " \"" + std::string(name) +
+            "\": the object has been modified; please apply your changes to the latest version and try again",
+        "Conflict");
   }
   return std::nullopt;
 }
@@ -62,7 +66,8 @@ Result<ObjectPtr> FaultyCluster::patch(std::string_view kind, std::string_view n
   return inner_.patch(kind, ns, name, merge_patch, status);
 }
 
-Status FaultyCluster::remove(std::string_view kind, std::string_view ns, std::string_view name, const DeleteOptions& opts) {
+Status FaultyCluster::remove(std::string_view kind, std::string_view ns, std::string_view name,
+                             const DeleteOptions& opts) {
   if (auto e = fault(false, kind, name)) return *e;
   return inner_.remove(kind, ns, name, opts);
 }

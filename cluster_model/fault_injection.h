@@ -22,7 +22,8 @@ struct FaultStats {
 
 class FaultyCluster : public Cluster {
  public:
-  FaultyCluster(Cluster& inner, FaultOptions opts) : inner_(inner), opts_(opts), state_(opts.seed * 0x9e3779b97f4a7c15ULL + 1) {}
+  FaultyCluster(Cluster& inner, FaultOptions opts)
+      : inner_(inner), opts_(opts), state_(opts.seed * 0x9e3779b97f4a7c15ULL + 1) {}
 
   Result<ObjectPtr> get(std::string_view kind, std::string_view ns, std::string_view name) override;
   Result<std::vector<ObjectPtr>> list(std::string_view kind, const ListOptions& opts) override;

@@ -124,7 +124,7 @@ void GarbageCollector::on_event(const WatchEvent& ev) {
 
 bool GarbageCollector::owner_exists(const ObjectKey& dependent, const OwnerReference& ref, bool& retry) {
   const ResourceInfo* info = resource_info(ref.kind);
-  if (!info) return true;  // a kind we cannot look up: keep the dependent
+  if (!info) return true;                                             // a kind we cannot look up: keep the dependent
   if (info->namespaced && dependent.namespace_.empty()) return true;  // invalid reference: keep, like kube
   auto owner = cluster_.get(ref.kind, info->namespaced ? dependent.namespace_ : "", ref.name);
   if (owner.ok()) return owner.value()->meta.uid == ref.uid;  // same name, new uid: the owner is gone

@@ -16,13 +16,13 @@
 namespace ktwin::cluster_model {
 
 struct GcOptions {
-  Duration resync_period = 0;       //!< > 0: re-check every owned object and bound pod this often
-  Duration retry_delay = kSecond;   //!< after a failed API call
+  Duration resync_period = 0;      //!< > 0: re-check every owned object and bound pod this often
+  Duration retry_delay = kSecond;  //!< after a failed API call
 };
 
 struct GcStats {
-  uint64_t dependents_deleted = 0;  //!< objects deleted because all their owners were gone
-  uint64_t orphan_pods_deleted = 0; //!< pods force-deleted because their node was gone
+  uint64_t dependents_deleted = 0;   //!< objects deleted because all their owners were gone
+  uint64_t orphan_pods_deleted = 0;  //!< pods force-deleted because their node was gone
 };
 
 //! Background propagation only: a dependent is deleted once none of its owners exists (an owner
@@ -66,9 +66,9 @@ class GarbageCollector {
   GcOptions opts_;
 
   mutable std::mutex mu_;
-  std::map<std::string, ObjectKey> by_uid_;                  //!< every object seen, by uid
-  std::map<ObjectKey, Dependent> dependents_;                //!< objects with ownerReferences
-  std::map<std::string, std::set<ObjectKey>> by_owner_;      //!< owner uid -> dependents
+  std::map<std::string, ObjectKey> by_uid_;              //!< every object seen, by uid
+  std::map<ObjectKey, Dependent> dependents_;            //!< objects with ownerReferences
+  std::map<std::string, std::set<ObjectKey>> by_owner_;  //!< owner uid -> dependents
   std::set<std::string> nodes_;
   std::map<ObjectKey, BoundPod> bound_pods_;
   std::map<std::string, std::set<ObjectKey>> pods_by_node_;

@@ -39,8 +39,10 @@ bool finished_now(const json& conditions) {
 }
 
 void set_count(json& status, const char* field, int64_t n) {
-  if (n > 0) status[field] = n;
-  else status.erase(field);  // omitempty, as the API writes these counters
+  if (n > 0)
+    status[field] = n;
+  else
+    status.erase(field);  // omitempty, as the API writes these counters
 }
 
 }  // namespace
@@ -48,7 +50,9 @@ void set_count(json& status, const char* field, int64_t n) {
 class JobController::Impl : public Reconciler {
  public:
   Impl(Cluster& cluster, Executor& executor, Clock& clock, JobControllerOptions opts)
-      : cluster_(cluster), clock_(clock), opts_(std::move(opts)),
+      : cluster_(cluster),
+        clock_(clock),
+        opts_(std::move(opts)),
         controller_(ControllerOptions{"job"}, *this, executor, clock) {}
   ~Impl() override { stop(); }
 
@@ -129,10 +133,10 @@ class JobController::Impl : public Reconciler {
       if (succeeded > 0) {
         succeeded = 1;
         next["completionTime"] = format_rfc3339(now);
-        set_condition(conditions,
-                      Condition{"Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods",
-                                0, 0},
-                      now);
+        set_condition(
+            conditions,
+            Condition{"Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", 0, 0},
+            now);
       } else if (failed > backoff_limit) {
         fail("BackoffLimitExceeded", "Job has reached the specified backoff limit");
       } else if (deadline_s > 0 && now >= start + deadline_s * kSecond) {
@@ -255,8 +259,8 @@ class JobController::Impl : public Reconciler {
   JobControllerOptions opts_;
   std::mutex mu_;
   std::map<Request, std::map<std::string, ObjectPtr>> pods_;  // Job -> pod name -> pod
-  std::map<Request, Request> owner_of_;                        // pod -> Job
-  std::map<Request, int64_t> expected_;                        // Job -> creations not yet seen
+  std::map<Request, Request> owner_of_;                       // pod -> Job
+  std::map<Request, int64_t> expected_;                       // Job -> creations not yet seen
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   std::unique_ptr<WatchSubscription> pod_watch_;
   Controller controller_;  // last: destroyed first

@@ -9,8 +9,8 @@
 namespace ktwin::cluster_model {
 
 struct JobControllerOptions {
-  std::string namespace_;                 //!< "" = all namespaces
-  Duration backoff_base = 10 * kSecond;   //!< delay before the replacement of the n-th failed pod: base*2^(n-1)
+  std::string namespace_;                //!< "" = all namespaces
+  Duration backoff_base = 10 * kSecond;  //!< delay before the replacement of the n-th failed pod: base*2^(n-1)
   Duration backoff_max = 6 * kMinute;
 };
 

@@ -1,8 +1,8 @@
 #include "cluster_model/kubelet.h"
 
 #include <algorithm>
-#include <sstream>
 #include <cmath>
+#include <sstream>
 
 #include "core/k8s/conditions.h"
 
@@ -275,11 +275,13 @@ std::string Kubelet::registry_of(const std::string& image) {
   const size_t slash = image.find('/');
   if (slash == std::string::npos) return "docker.io";
   const std::string first = image.substr(0, slash);
-  const bool host = first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost";
+  const bool host =
+      first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost";
   return host ? first : "docker.io";
 }
 
-Duration Kubelet::pull_blocked(const std::string& uid, const std::string& image, const std::string& container, bool init) {
+Duration Kubelet::pull_blocked(const std::string& uid, const std::string& image, const std::string& container,
+                               bool init) {
   Run& run = runs_[uid];
   if (images_[run.node].count(image)) return 0;  // already on the node (or being pulled)
   const std::string registry = registry_of(image);
@@ -291,8 +293,9 @@ Duration Kubelet::pull_blocked(const std::string& uid, const std::string& image,
   const Duration backoff = kubelet_backoff(run.pull_failures);
   const bool first = run.pull_failures++ == 0;
   const std::string reason = first ? "ErrImagePull" : "ImagePullBackOff";
-  const std::string message = first ? "failed to pull and unpack image \"" + image + "\": failed to resolve reference: dial tcp: lookup " +
-                                          registry + ": no such host"
+  const std::string message = first ? "failed to pull and unpack image \"" + image +
+                                          "\": failed to resolve reference: dial tcp: lookup " + registry +
+                                          ": no such host"
                                     : "Back-off pulling image \"" + image + "\"";
   write_status(uid, [&](Object& p) {
     json& st = p.mut("/status");
@@ -374,7 +377,8 @@ const TuningOutcome& Kubelet::tuning_outcome(const std::string& uid, const Objec
   return *run.tuning;
 }
 
-void Kubelet::init_failed(const std::string& uid, const std::string& container, int exit_code, const std::string& message) {
+void Kubelet::init_failed(const std::string& uid, const std::string& container, int exit_code,
+                          const std::string& message) {
   const Time now = clock_.now();
   write_status(uid, [&](Object& p) {
     json& st = p.mut("/status");
@@ -385,8 +389,12 @@ void Kubelet::init_failed(const std::string& uid, const std::string& container, 
     inits.push_back({{"name", container},
                      {"ready", false},
                      {"restartCount", 0},
-                     {"state", {{"terminated", {{"exitCode", exit_code}, {"reason", "Error"}, {"message", message},
-                                                {"finishedAt", format_rfc3339(now)}}}}}});
+                     {"state",
+                      {{"terminated",
+                        {{"exitCode", exit_code},
+                         {"reason", "Error"},
+                         {"message", message},
+                         {"finishedAt", format_rfc3339(now)}}}}}});
     for (auto& cs : st["containerStatuses"]) cs["state"] = {{"waiting", {{"reason", "PodInitializing"}}}};
   });
   sink_("Pod", runs_[uid].ns + "/" + runs_[uid].name,
@@ -477,7 +485,8 @@ void Kubelet::start_containers(const std::string& uid, uint64_t epoch) {
       cs["restartCount"] = run.restarts;
     }
   });
-  sink_("Pod", who, run.restarts ? "container restarted (restart " + std::to_string(run.restarts) + ")" : "container started");
+  sink_("Pod", who,
+        run.restarts ? "container restarted (restart " + std::to_string(run.restarts) + ")" : "container started");
 
   const json& main = pod.at("/spec/containers/0");
   const std::string restart_policy = pod.str("/spec/restartPolicy", "Always");
@@ -522,10 +531,12 @@ void Kubelet::start_containers(const std::string& uid, uint64_t epoch) {
     run.weights_cached = true;
     // Each GPU loads its shard: 1/(TP x PP) of the weights (all of them with data parallelism).
     const int loaders = std::max(1, app.data_parallel > 1 ? 1 : app.tensor_parallel * app.pipeline_parallel);
-    const Duration load = static_cast<Duration>(weights / loaders * static_cast<double>(sample_("model_load_per_gib", app.model)));
+    const Duration load =
+        static_cast<Duration>(weights / loaders * static_cast<double>(sample_("model_load_per_gib", app.model)));
     if (!app.fits_in_gpu_memory) {
       const std::string detail = app.oom_detail;
-      executor_.post_after(download + load, [this, uid, epoch, detail] { crash(uid, epoch, "OOMKilled", 137, detail); });
+      executor_.post_after(download + load,
+                           [this, uid, epoch, detail] { crash(uid, epoch, "OOMKilled", 137, detail); });
       return;
     }
     app_time = download + load + sample_("engine_init", app.model);
@@ -587,8 +598,8 @@ void Kubelet::crash(const std::string& uid, uint64_t epoch, const std::string& r
   const Duration backoff = kubelet_backoff(run.restarts - 1);  // CrashLoopBackOff
   write_status(uid, [&](Object& p) {
     json& st = p.mut("/status");
-    json terminated = {{"exitCode", exit_code}, {"reason", reason}, {"message", message},
-                       {"finishedAt", format_rfc3339(now)}};
+    json terminated = {
+        {"exitCode", exit_code}, {"reason", reason}, {"message", message}, {"finishedAt", format_rfc3339(now)}};
     for (auto& cs : st["containerStatuses"]) {
       cs["ready"] = false;
       cs["started"] = false;

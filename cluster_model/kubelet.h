@@ -19,9 +19,9 @@ namespace ktwin::cluster_model {
 //! What the kubelet model reads off a pod to predict its start-up.
 struct AppProfile {
   enum class Kind { kGeneric, kVllm, kTransformers, kTuning } kind = Kind::kGeneric;
-  std::string model;          //!< HF id or preset name from the command line
-  double weights_gib = 0;     //!< 0 when unknown
-  int gpus = 0;               //!< nvidia.com/gpu limit of the main container
+  std::string model;       //!< HF id or preset name from the command line
+  double weights_gib = 0;  //!< 0 when unknown
+  int gpus = 0;            //!< nvidia.com/gpu limit of the main container
   int tensor_parallel = 1;
   int pipeline_parallel = 1;
   int data_parallel = 1;
@@ -58,7 +58,7 @@ class Kubelet {
     int restarts = 0;
     bool weights_cached = false;  //!< emptyDir survives container restarts
     bool terminating = false;
-    int pull_failures = 0;        //!< consecutive failed pulls: drives the image back-off
+    int pull_failures = 0;  //!< consecutive failed pulls: drives the image back-off
     Time container_start = 0;
     std::optional<TuningOutcome> tuning{};  //!< decided once per pod, when its data is fetched or it starts
   };
@@ -72,7 +72,8 @@ class Kubelet {
   const TuningOutcome& tuning_outcome(const std::string& uid, const Object& pod);
   //! Pod with restartPolicy Never whose init container exited non-zero: the pod fails.
   void init_failed(const std::string& uid, const std::string& container, int exit_code, const std::string& message);
-  void crash(const std::string& uid, uint64_t epoch, const std::string& reason, int exit_code, const std::string& message);
+  void crash(const std::string& uid, uint64_t epoch, const std::string& reason, int exit_code,
+             const std::string& message);
   void terminate(const std::string& uid);
   bool current(const std::string& uid, uint64_t epoch) const;
   //! Applies `fn` to the pod's status and writes it; false when the pod is gone or changed identity.
@@ -91,7 +92,7 @@ class Kubelet {
   DurationSampler sample_;
   ModelEventSink sink_;
   TuningModel tuning_model_;
-  std::map<std::string, Run> runs_;                       //!< by pod uid
+  std::map<std::string, Run> runs_;                            //!< by pod uid
   std::map<std::string, std::map<std::string, Time>> images_;  //!< node -> image -> time its pull completes
   std::set<std::string> dead_nodes_;
   std::map<std::string, Time> registry_outages_;

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <deque>
 #include <map>
-#include <set>
-#include <unordered_map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "core/k8s/conditions.h"
 
@@ -88,17 +88,18 @@ Error not_found(const ResourceInfo& info, std::string_view name) {
 }
 
 Error conflict(const ResourceInfo& info, std::string_view name) {
-  return make_error(ErrorCode::kConflict,
-                    "Operation cannot be fulfilled on " + resource_of(info) + " \"" + std::string(name) +
-                        "\": the object has been modified; please apply your changes to the latest version and try again",
-                    "Conflict");
+  return make_error(
+      ErrorCode::kConflict,
+      "Operation cannot be fulfilled on " + resource_of(info) + " \"" + std::string(name) +
+          "\": the object has been modified; please apply your changes to the latest version and try again",
+      "Conflict");
 }
 
 Error uid_precondition(std::string_view want, std::string_view have) {
-  return make_error(ErrorCode::kConflict,
-                    "Precondition failed: UID in precondition: " + std::string(want) +
-                        ", UID in object meta: " + std::string(have),
-                    "Conflict");
+  return make_error(
+      ErrorCode::kConflict,
+      "Precondition failed: UID in precondition: " + std::string(want) + ", UID in object meta: " + std::string(have),
+      "Conflict");
 }
 
 Error invalid(std::string message) { return make_error(ErrorCode::kInvalid, std::move(message), "Invalid"); }
@@ -108,9 +109,7 @@ Error unknown_kind(std::string_view kind) {
                     "NotFound");
 }
 
-Error namespace_required(const ResourceInfo& info) {
-  return invalid("namespace is required for " + resource_of(info));
-}
+Error namespace_required(const ResourceInfo& info) { return invalid("namespace is required for " + resource_of(info)); }
 
 uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -155,8 +154,8 @@ bool same_meta_except_rv(const ObjectMeta& a, const ObjectMeta& b) {
          a.generation == b.generation && a.creation_timestamp == b.creation_timestamp &&
          a.deletion_timestamp == b.deletion_timestamp &&
          a.deletion_grace_period_seconds == b.deletion_grace_period_seconds && a.labels == b.labels &&
-         a.annotations == b.annotations && a.owner_references == b.owner_references &&
-         a.finalizers == b.finalizers && a.extra == b.extra;
+         a.annotations == b.annotations && a.owner_references == b.owner_references && a.finalizers == b.finalizers &&
+         a.extra == b.extra;
 }
 
 //! What the API server's PrepareForCreate does to status for kinds with a status subresource.
@@ -391,9 +390,8 @@ Result<ObjectPtr> ObjectStore::create(Object obj) {
   return ptr;
 }
 
-Result<ObjectPtr> ObjectStore::mutate(std::string_view kind, std::string_view ns, std::string_view name,
-                                      WriteMode mode, bool admit,
-                                      const std::function<Result<Object>(const Object& old)>& change) {
+Result<ObjectPtr> ObjectStore::mutate(std::string_view kind, std::string_view ns, std::string_view name, WriteMode mode,
+                                      bool admit, const std::function<Result<Object>(const Object& old)>& change) {
   const ResourceInfo* info = resource_info(kind);
   if (!info) return unknown_kind(kind);
   if (mode == WriteMode::kStatus && !info->status_subresource)
@@ -436,18 +434,24 @@ Result<ObjectPtr> ObjectStore::mutate(std::string_view kind, std::string_view ns
     if (mode == WriteMode::kStatus) {
       json status = next.body.contains("status") ? next.body["status"] : json();
       next = *old;
-      if (status.is_null()) next.body.erase("status");
-      else next.body["status"] = std::move(status);
+      if (status.is_null())
+        next.body.erase("status");
+      else
+        next.body["status"] = std::move(status);
     } else if (mode == WriteMode::kObject && info->status_subresource) {
-      if (old->body.contains("status")) next.body["status"] = old->body["status"];
-      else next.body.erase("status");
+      if (old->body.contains("status"))
+        next.body["status"] = old->body["status"];
+      else
+        next.body.erase("status");
     }
     if (mode != WriteMode::kStatus && !same_except_status(old->body, next.body)) ++next.meta.generation;
     if (old->meta.deletion_timestamp) {
       for (const auto& f : next.meta.finalizers)
         if (!old->meta.has_finalizer(f))
-          return invalid("metadata.finalizers: Forbidden: no new finalizers can be added if the object is being "
-                         "deleted, found new finalizers [\"" + f + "\"]");
+          return invalid(
+              "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being "
+              "deleted, found new finalizers [\"" +
+              f + "\"]");
     }
     if (next.api_version == old->api_version && same_meta_except_rv(next.meta, old->meta) && next.body == old->body)
       return old;  // no-op write: no new resourceVersion, no event

@@ -45,13 +45,12 @@ class ObjectStore : public Cluster {
   Result<ObjectPtr> create(Object obj) override;
   Result<ObjectPtr> update(Object obj) override;
   Result<ObjectPtr> update_status(Object obj) override;
-  Result<ObjectPtr> patch(std::string_view kind, std::string_view ns, std::string_view name,
-                          const json& merge_patch, bool status = false) override;
+  Result<ObjectPtr> patch(std::string_view kind, std::string_view ns, std::string_view name, const json& merge_patch,
+                          bool status = false) override;
   Status remove(std::string_view kind, std::string_view ns, std::string_view name,
                 const DeleteOptions& opts = {}) override;
   Status bind_pod(std::string_view ns, std::string_view name, std::string_view node_name) override;
-  std::unique_ptr<WatchSubscription> watch(std::string_view kind, std::string_view ns,
-                                           WatchHandler handler) override;
+  std::unique_ptr<WatchSubscription> watch(std::string_view kind, std::string_view ns, WatchHandler handler) override;
 
   //! Replaces the admission hook (empty function: admit everything).
   void set_admission(AdmissionHook hook);

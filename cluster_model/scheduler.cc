@@ -54,8 +54,8 @@ std::optional<int64_t> parse_quantity_milli(const json& q) {
   int bin_shift = 0;
   static const std::map<std::string, int> kBinary = {{"Ki", 10}, {"Mi", 20}, {"Gi", 30},
                                                      {"Ti", 40}, {"Pi", 50}, {"Ei", 60}};
-  static const std::map<std::string, int> kDecimal = {{"", 0}, {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3},
-                                                      {"M", 6}, {"G", 9}, {"T", 12}, {"P", 15}, {"E", 18}};
+  static const std::map<std::string, int> kDecimal = {{"", 0},  {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3},
+                                                      {"M", 6}, {"G", 9},  {"T", 12}, {"P", 15}, {"E", 18}};
   if (auto b = kBinary.find(suffix); b != kBinary.end()) {
     bin_shift = b->second;
   } else if (auto d = kDecimal.find(suffix); d != kDecimal.end()) {
@@ -208,7 +208,10 @@ std::string join_reasons(const std::map<std::string, int>& counts) {
 class Scheduler::Impl : public Reconciler {
  public:
   Impl(Cluster& cluster, Executor& executor, Clock& clock, SchedulerOptions opts)
-      : cluster_(cluster), executor_(executor), clock_(clock), opts_(std::move(opts)),
+      : cluster_(cluster),
+        executor_(executor),
+        clock_(clock),
+        opts_(std::move(opts)),
         controller_(ControllerOptions{"scheduler"}, *this, executor, clock) {}
 
   ~Impl() override { stop(); }
@@ -285,8 +288,7 @@ class Scheduler::Impl : public Reconciler {
     json conditions = pod.conditions;
     Condition c{"PodScheduled", "False", "Unschedulable", message, 0, 0};
     if (!set_condition(conditions, c, clock_.now())) return ReconcileResult::done();
-    json patch = {{"metadata", {{"resourceVersion", pod.resource_version}}},
-                  {"status", {{"conditions", conditions}}}};
+    json patch = {{"metadata", {{"resourceVersion", pod.resource_version}}}, {"status", {{"conditions", conditions}}}};
     auto r = cluster_.patch("Pod", req.namespace_, req.name, patch, true);
     if (r.ok()) {
       std::lock_guard<std::mutex> lock(mu_);

@@ -37,7 +37,7 @@ struct SchedulerStats {
   uint64_t bound = 0;
   uint64_t unschedulable = 0;  //!< failed attempts
   uint64_t bind_errors = 0;
-  size_t pending = 0;          //!< pods waiting for a node now
+  size_t pending = 0;  //!< pods waiting for a node now
 };
 
 //! Filters, in the kube-scheduler's plugin order (the first failing one is the node's reason; every

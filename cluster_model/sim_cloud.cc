@@ -32,7 +32,8 @@ Result<Instance> SimCloud::create(const InstanceSpec& spec) {
   }
   if (config_.cloud == "azure" && !skus_.find(config_.cloud, spec.instance_type) &&
       spec.instance_type.rfind("Standard_", 0) != 0) {
-    return make_error(ErrorCode::kInvalid, "The VM size " + spec.instance_type + " is not supported", "InvalidParameter");
+    return make_error(ErrorCode::kInvalid, "The VM size " + spec.instance_type + " is not supported",
+                      "InvalidParameter");
   }
   if (auto q = quota_.find(spec.instance_type); q != quota_.end()) {
     const int used = machines_in_use(spec.instance_type);
@@ -56,7 +57,8 @@ Result<Instance> SimCloud::create(const InstanceSpec& spec) {
   const uint64_t id = next_vm_id_++;
   char pid[256];
   if (config_.cloud == "aws") {
-    std::snprintf(pid, sizeof pid, "aws:///%sa/i-%017llx", config_.region.c_str(), static_cast<unsigned long long>(id + 1));
+    std::snprintf(pid, sizeof pid, "aws:///%sa/i-%017llx", config_.region.c_str(),
+                  static_cast<unsigned long long>(id + 1));
     vm.node_name = "ip-10-0-" + std::to_string(id / 250) + "-" + std::to_string(id % 250 + 4) + ".ec2.internal";
   } else {
     std::snprintf(pid, sizeof pid,
@@ -81,10 +83,11 @@ Result<Instance> SimCloud::create(const InstanceSpec& spec) {
       it->second.inst.state = InstanceState::kFailed;
       it->second.allocated = false;
       it->second.inst.error_reason = "AllocationFailed";
-      it->second.inst.error_message = "Allocation failed. We do not have sufficient capacity for the requested VM size " +
-                                      it->second.spec.instance_type + " in region " + config_.region +
-                                      ". Read more about improving likelihood of allocation success at "
-                                      "http://aka.ms/allocation-guidance";
+      it->second.inst.error_message =
+          "Allocation failed. We do not have sufficient capacity for the requested VM size " +
+          it->second.spec.instance_type + " in region " + config_.region +
+          ". Read more about improving likelihood of allocation success at "
+          "http://aka.ms/allocation-guidance";
       ++stats_.capacity_failures;
       sink_("Machine", name, "create failed: AllocationFailed");
     });
@@ -127,14 +130,16 @@ Object SimCloud::build_node(const Vm& vm) const {
   node.body["status"] = {
       {"capacity", cap},
       {"allocatable", cap},
-      {"conditions",
-       json::array({{{"type", "Ready"},
-                     {"status", "False"},
-                     {"reason", "KubeletNotReady"},
-                     {"message", "container runtime network not ready: NetworkReady=false"},
-                     {"lastHeartbeatTime", now},
-                     {"lastTransitionTime", now}}})},
-      {"nodeInfo", {{"kubeletVersion", "v1.30.5"}, {"containerRuntimeVersion", "containerd://1.7.22"}, {"operatingSystem", "linux"}}}};
+      {"conditions", json::array({{{"type", "Ready"},
+                                   {"status", "False"},
+                                   {"reason", "KubeletNotReady"},
+                                   {"message", "container runtime network not ready: NetworkReady=false"},
+                                   {"lastHeartbeatTime", now},
+                                   {"lastTransitionTime", now}}})},
+      {"nodeInfo",
+       {{"kubeletVersion", "v1.30.5"},
+        {"containerRuntimeVersion", "containerd://1.7.22"},
+        {"operatingSystem", "linux"}}}};
   return node;
 }
 
@@ -147,9 +152,11 @@ void SimCloud::vm_booted(const std::string& name, uint64_t epoch) {
     auto vm = vms_.find(name);
     if (vm == vms_.end() || vm->second.epoch != epoch) return;
     auto created = cluster_.create(build_node(vm->second));
-    sink_("Machine", name, created ? "node " + vm->second.node_name + " registered"
-                                   : "node registration failed: " + created.error().message);
-    executor_.post_after(sample_("node_ready", vm->second.spec.instance_type), [this, name, epoch] { node_ready(name, epoch); });
+    sink_("Machine", name,
+          created ? "node " + vm->second.node_name + " registered"
+                  : "node registration failed: " + created.error().message);
+    executor_.post_after(sample_("node_ready", vm->second.spec.instance_type),
+                         [this, name, epoch] { node_ready(name, epoch); });
   });
 }
 
@@ -157,12 +164,9 @@ void SimCloud::node_ready(const std::string& name, uint64_t epoch) {
   auto it = vms_.find(name);
   if (it == vms_.end() || it->second.epoch != epoch) return;
   const std::string now = format_rfc3339(clock_.now());
-  json cond = {{"type", "Ready"},
-               {"status", "True"},
-               {"reason", "KubeletReady"},
-               {"message", "kubelet is posting ready status"},
-               {"lastHeartbeatTime", now},
-               {"lastTransitionTime", now}};
+  json cond = {{"type", "Ready"},          {"status", "True"},
+               {"reason", "KubeletReady"}, {"message", "kubelet is posting ready status"},
+               {"lastHeartbeatTime", now}, {"lastTransitionTime", now}};
   (void)cluster_.patch("Node", "", it->second.node_name, {{"status", {{"conditions", json::array({cond})}}}}, true);
   // The agent-pool operation completes once its node is ready.
   it->second.inst.state = InstanceState::kRunning;
@@ -172,7 +176,8 @@ void SimCloud::node_ready(const std::string& name, uint64_t epoch) {
 
 Result<Instance> SimCloud::get(std::string_view name) {
   auto it = vms_.find(name);
-  if (it == vms_.end()) return make_error(ErrorCode::kNotFound, "agent pool " + std::string(name) + " not found", "NotFound");
+  if (it == vms_.end())
+    return make_error(ErrorCode::kNotFound, "agent pool " + std::string(name) + " not found", "NotFound");
   return it->second.inst;
 }
 
@@ -206,8 +211,10 @@ Result<std::vector<Instance>> SimCloud::list() {
 }
 
 void SimCloud::set_quota(const std::string& sku, std::optional<int> machines) {
-  if (machines) quota_[sku] = *machines;
-  else quota_.erase(sku);
+  if (machines)
+    quota_[sku] = *machines;
+  else
+    quota_.erase(sku);
 }
 
 void SimCloud::capacity_outage(const std::string& sku, Time until) { outages_[sku] = until; }

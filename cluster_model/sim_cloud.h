@@ -21,11 +21,11 @@ struct SimCloudConfig {
 };
 
 struct SimCloudStats {
-  int created = 0;         //!< create calls accepted
+  int created = 0;  //!< create calls accepted
   int quota_rejections = 0;
   int capacity_failures = 0;
   int deleted = 0;
-  int running = 0;         //!< machines currently running
+  int running = 0;  //!< machines currently running
 };
 
 class SimCloud : public CloudProvider {

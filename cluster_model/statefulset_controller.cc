@@ -71,7 +71,8 @@ std::string StatefulSetController::revision_of(const Object& sts) {
 class StatefulSetController::Impl : public Reconciler {
  public:
   Impl(Cluster& cluster, Executor& executor, Clock& clock, StatefulSetControllerOptions opts)
-      : cluster_(cluster), opts_(std::move(opts)),
+      : cluster_(cluster),
+        opts_(std::move(opts)),
         controller_(ControllerOptions{"statefulset"}, *this, executor, clock) {}
   ~Impl() override { stop(); }
 
@@ -216,8 +217,10 @@ class StatefulSetController::Impl : public Reconciler {
     std::vector<ObjectPtr> slots(static_cast<size_t>(replicas));
     std::vector<ObjectPtr> condemned;
     for (const auto& [ord, pod] : pods) {
-      if (ord < replicas) slots[static_cast<size_t>(ord)] = pod;
-      else condemned.push_back(pod);
+      if (ord < replicas)
+        slots[static_cast<size_t>(ord)] = pod;
+      else
+        condemned.push_back(pod);
     }
     std::reverse(condemned.begin(), condemned.end());  // highest ordinal first
 
@@ -298,8 +301,8 @@ class StatefulSetController::Impl : public Reconciler {
   Cluster& cluster_;
   StatefulSetControllerOptions opts_;
   std::mutex mu_;
-  std::map<Request, std::map<int, ObjectPtr>> pods_;             // StatefulSet -> ordinal -> pod
-  std::map<Request, std::pair<Request, int>> owner_of_;           // pod -> (StatefulSet, ordinal)
+  std::map<Request, std::map<int, ObjectPtr>> pods_;     // StatefulSet -> ordinal -> pod
+  std::map<Request, std::pair<Request, int>> owner_of_;  // pod -> (StatefulSet, ordinal)
   std::mutex revision_mu_;
   std::map<std::string, std::pair<int64_t, std::string>> revisions_;  // uid -> (generation, revision)
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);

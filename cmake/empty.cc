@@ -1,2 +1,4 @@
 // Keeps a module library non-empty before its first source file lands.
-namespace ktwin::detail { [[maybe_unused]] static int module_placeholder = 0; }
+namespace ktwin::detail {
+[[maybe_unused]] static int module_placeholder = 0;
+}

@@ -10,7 +10,10 @@ class InputError : public std::runtime_error {
  public:
   InputError(std::string file, int line, int column, std::string field, std::string message)
       : std::runtime_error(compose(file, line, column, field, message)),
-        file_(std::move(file)), line_(line), column_(column), field_(std::move(field)),
+        file_(std::move(file)),
+        line_(line),
+        column_(column),
+        field_(std::move(field)),
         detail_(std::move(message)) {}
 
   const std::string& file() const { return file_; }

@@ -81,9 +81,7 @@ const json& Object::at(std::string_view pointer) const {
   return *cur;
 }
 
-json& Object::mut(std::string_view pointer) {
-  return body[json::json_pointer(std::string(pointer))];
-}
+json& Object::mut(std::string_view pointer) { return body[json::json_pointer(std::string(pointer))]; }
 
 std::string Object::str(std::string_view pointer, std::string_view fallback) const {
   const json& v = at(pointer);
@@ -164,9 +162,19 @@ Labels get_string_map(const json& j, const char* key) {
 ObjectMeta meta_from_json(const json& j) {
   if (!j.is_object()) throw std::invalid_argument("metadata must be a map");
   ObjectMeta m;
-  static const char* kModelled[] = {"name", "generateName", "namespace", "uid", "resourceVersion", "generation",
-                                    "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
-                                    "labels", "annotations", "ownerReferences", "finalizers"};
+  static const char* kModelled[] = {"name",
+                                    "generateName",
+                                    "namespace",
+                                    "uid",
+                                    "resourceVersion",
+                                    "generation",
+                                    "creationTimestamp",
+                                    "deletionTimestamp",
+                                    "deletionGracePeriodSeconds",
+                                    "labels",
+                                    "annotations",
+                                    "ownerReferences",
+                                    "finalizers"};
   m.name = get_string(j, "name");
   m.generate_name = get_string(j, "generateName");
   m.namespace_ = get_string(j, "namespace");
@@ -226,8 +234,7 @@ Object object_from_json(const json& j) {
   auto md = j.find("metadata");
   if (md == j.end()) throw std::invalid_argument("metadata is required");
   obj.meta = meta_from_json(*md);
-  if (obj.meta.name.empty() && obj.meta.generate_name.empty())
-    throw std::invalid_argument("metadata.name is required");
+  if (obj.meta.name.empty() && obj.meta.generate_name.empty()) throw std::invalid_argument("metadata.name is required");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() == "kind" || it.key() == "apiVersion" || it.key() == "metadata") continue;
     obj.body[it.key()] = it.value();

@@ -35,18 +35,18 @@ struct ObjectMeta {
   std::string uid;
   std::string resource_version;
   int64_t generation = 0;
-  Time creation_timestamp = 0;                 //!< 0 when unset
+  Time creation_timestamp = 0;  //!< 0 when unset
   std::optional<Time> deletion_timestamp;
   std::optional<int64_t> deletion_grace_period_seconds;
   Labels labels;
   Labels annotations;
   std::vector<OwnerReference> owner_references;
   std::vector<std::string> finalizers;
-  json extra = json::object();                 //!< metadata fields we do not model (kept on round trip)
+  json extra = json::object();  //!< metadata fields we do not model (kept on round trip)
 
   bool has_finalizer(std::string_view f) const;
-  bool add_finalizer(std::string_view f);      //!< true when added
-  bool remove_finalizer(std::string_view f);   //!< true when removed
+  bool add_finalizer(std::string_view f);     //!< true when added
+  bool remove_finalizer(std::string_view f);  //!< true when removed
   const std::string* label(std::string_view key) const;
   const std::string* annotation(std::string_view key) const;
   const OwnerReference* controller_ref() const;
@@ -90,7 +90,7 @@ OwnerReference owner_reference_to(const Object& owner, bool controller = true);
 //! What the API knows about each kind: group/version, plural and scope.
 struct ResourceInfo {
   std::string_view group;
-  std::string_view version;        //!< preferred/storage version
+  std::string_view version;  //!< preferred/storage version
   std::string_view kind;
   std::string_view plural;
   bool namespaced;

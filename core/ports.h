@@ -48,7 +48,7 @@ class WatchSubscription {
 };
 
 struct ListOptions {
-  std::string namespace_;            //!< empty: all namespaces (or cluster-scoped kinds)
+  std::string namespace_;  //!< empty: all namespaces (or cluster-scoped kinds)
   std::optional<LabelSelector> selector;
 };
 
@@ -98,13 +98,13 @@ struct Taint {
 
 //! What the provisioner asks the cloud for: one machine (one agent pool with one VM on AKS).
 struct InstanceSpec {
-  std::string name;            //!< agent-pool name = NodeClaim name
-  std::string instance_type;   //!< VM size / SKU
-  Labels labels;               //!< become node labels
+  std::string name;           //!< agent-pool name = NodeClaim name
+  std::string instance_type;  //!< VM size / SKU
+  Labels labels;              //!< become node labels
   std::vector<Taint> taints;
   int64_t os_disk_gb = 0;
-  std::string image_family;    //!< ubuntu | azurelinux
-  std::string owner;           //!< NodeClaim name that asked for it
+  std::string image_family;  //!< ubuntu | azurelinux
+  std::string owner;         //!< NodeClaim name that asked for it
 };
 
 enum class InstanceState { kCreating, kRunning, kFailed, kDeleting };
@@ -113,9 +113,9 @@ const char* instance_state_name(InstanceState s);
 struct Instance {
   std::string name;
   std::string instance_type;
-  std::string provider_id;     //!< set once the VM exists, e.g. azure:///subscriptions/.../virtualMachines/0
+  std::string provider_id;  //!< set once the VM exists, e.g. azure:///subscriptions/.../virtualMachines/0
   InstanceState state = InstanceState::kCreating;
-  std::string error_reason;    //!< for kFailed: cloud error code, e.g. "AllocationFailed"
+  std::string error_reason;  //!< for kFailed: cloud error code, e.g. "AllocationFailed"
   std::string error_message;
   Time created_at = 0;
   Labels labels;

@@ -10,17 +10,17 @@
 namespace ktwin {
 
 enum class ErrorCode {
-  kNotFound,            //!< 404
-  kAlreadyExists,       //!< 409 on create
-  kConflict,            //!< 409 stale resourceVersion
-  kInvalid,             //!< 422 rejected by validation or admission
-  kForbidden,           //!< 403
-  kGone,                //!< 410 watch resourceVersion too old
-  kTooManyRequests,     //!< 429 throttled
-  kUnavailable,         //!< 5xx or connection failure
+  kNotFound,         //!< 404
+  kAlreadyExists,    //!< 409 on create
+  kConflict,         //!< 409 stale resourceVersion
+  kInvalid,          //!< 422 rejected by validation or admission
+  kForbidden,        //!< 403
+  kGone,             //!< 410 watch resourceVersion too old
+  kTooManyRequests,  //!< 429 throttled
+  kUnavailable,      //!< 5xx or connection failure
   kTimeout,
-  kQuotaExceeded,       //!< cloud: subscription quota for the SKU family exhausted
-  kCapacityUnavailable, //!< cloud: SKU has no capacity in the region/zone
+  kQuotaExceeded,        //!< cloud: subscription quota for the SKU family exhausted
+  kCapacityUnavailable,  //!< cloud: SKU has no capacity in the region/zone
   kInternal,
 };
 
@@ -29,7 +29,7 @@ const char* error_code_name(ErrorCode code);
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
-  std::string reason;  //!< short machine reason, e.g. a cloud error code ("QuotaExceeded")
+  std::string reason;           //!< short machine reason, e.g. a cloud error code ("QuotaExceeded")
   int retry_after_seconds = 0;  //!< from Retry-After on 429/503; 0 when absent
 
   std::string to_string() const;
@@ -48,14 +48,26 @@ class [[nodiscard]] Result {
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
   bool is(ErrorCode code) const { return !ok() && error().code == code; }
 
  private:
@@ -69,7 +81,10 @@ class [[nodiscard]] Result<void> {
   Result(Error error) : error_(std::move(error)) {}
   bool ok() const { return !error_.has_value(); }
   explicit operator bool() const { return ok(); }
-  const Error& error() const { assert(!ok()); return *error_; }
+  const Error& error() const {
+    assert(!ok());
+    return *error_;
+  }
   bool is(ErrorCode code) const { return !ok() && error_->code == code; }
 
  private:

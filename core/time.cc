@@ -88,8 +88,7 @@ std::optional<Time> parse_rfc3339(std::string_view s) {
     int sign = s[pos] == '-' ? -1 : 1;
     ++pos;
     int64_t oh, om;
-    if (!read_int(s, pos, 2, oh) || pos >= s.size() || s[pos++] != ':' || !read_int(s, pos, 2, om))
-      return std::nullopt;
+    if (!read_int(s, pos, 2, oh) || pos >= s.size() || s[pos++] != ':' || !read_int(s, pos, 2, om)) return std::nullopt;
     offset = sign * (oh * 3600 + om * 60);
   } else {
     return std::nullopt;
@@ -121,18 +120,25 @@ std::optional<Duration> parse_duration(std::string_view s) {
     if (pos == start || (pos == start + 1 && s[start] == '.')) return std::nullopt;
     long double value = std::stold(std::string(s.substr(start, pos - start)));
     size_t ustart = pos;
-    while (pos < s.size() && ((s[pos] >= 'a' && s[pos] <= 'z')))
-      ++pos;
+    while (pos < s.size() && ((s[pos] >= 'a' && s[pos] <= 'z'))) ++pos;
     std::string_view unit = s.substr(ustart, pos - ustart);
     long double scale;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us") scale = 1e3;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "s") scale = 1e9;
-    else if (unit == "m") scale = 60e9;
-    else if (unit == "h") scale = 3600e9;
-    else if (unit == "d") scale = 86400e9;
-    else return std::nullopt;  // missing or unknown unit
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us")
+      scale = 1e3;
+    else if (unit == "ms")
+      scale = 1e6;
+    else if (unit == "s")
+      scale = 1e9;
+    else if (unit == "m")
+      scale = 60e9;
+    else if (unit == "h")
+      scale = 3600e9;
+    else if (unit == "d")
+      scale = 86400e9;
+    else
+      return std::nullopt;  // missing or unknown unit
     total += value * scale;
   }
   if (total > 9.2e18L) return std::nullopt;

@@ -94,7 +94,8 @@ void object_json(const uint8_t* data, size_t size) {
 }
 
 const std::vector<Target>& targets() {
-  static const std::vector<Target> all = {{"scenario", &scenario}, {"manifest", &manifest}, {"object_json", &object_json}};
+  static const std::vector<Target> all = {
+      {"scenario", &scenario}, {"manifest", &manifest}, {"object_json", &object_json}};
   return all;
 }
 

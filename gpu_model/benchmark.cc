@@ -39,8 +39,9 @@ Lengths sample(const BenchmarkSpec& s, Rng& rng) {
     }
     case LengthDist::kShareGpt: {
       while (true) {
-        const int32_t in = s.input_tokens > 0 ? s.input_tokens
-                                              : static_cast<int32_t>(std::lround(rng.lognormal(kShareGptInMedian, kShareGptInSigma)));
+        const int32_t in = s.input_tokens > 0
+                               ? s.input_tokens
+                               : static_cast<int32_t>(std::lround(rng.lognormal(kShareGptInMedian, kShareGptInSigma)));
         const int32_t out = static_cast<int32_t>(std::lround(rng.lognormal(kShareGptOutMedian, kShareGptOutSigma)));
         if (in < 4 || in > 1024 || out < 4 || in + out > 2048) continue;
         // A given output length is max_tokens: replies stop there (ShareGPT replies rarely end sooner).
@@ -64,48 +65,70 @@ double median(std::vector<double>& v) {
 }  // namespace
 
 bool parse_tpot_stat(const std::string& s, TpotStat& out) {
-  if (s == "median_tpot") out = TpotStat::kMedianTpot;
-  else if (s == "mean_tpot") out = TpotStat::kMeanTpot;
-  else if (s == "median_itl") out = TpotStat::kMedianItl;
-  else if (s == "mean_itl") out = TpotStat::kMeanItl;
-  else return false;
+  if (s == "median_tpot")
+    out = TpotStat::kMedianTpot;
+  else if (s == "mean_tpot")
+    out = TpotStat::kMeanTpot;
+  else if (s == "median_itl")
+    out = TpotStat::kMedianItl;
+  else if (s == "mean_itl")
+    out = TpotStat::kMeanItl;
+  else
+    return false;
   return true;
 }
 
 const char* tpot_stat_name(TpotStat s) {
   switch (s) {
-    case TpotStat::kMedianTpot: return "median_tpot";
-    case TpotStat::kMeanTpot: return "mean_tpot";
-    case TpotStat::kMedianItl: return "median_itl";
-    case TpotStat::kMeanItl: return "mean_itl";
+    case TpotStat::kMedianTpot:
+      return "median_tpot";
+    case TpotStat::kMeanTpot:
+      return "mean_tpot";
+    case TpotStat::kMedianItl:
+      return "median_itl";
+    case TpotStat::kMeanItl:
+      return "mean_itl";
   }
   return "?";
 }
 
 double BenchmarkResult::tpot(TpotStat s) const {
   switch (s) {
-    case TpotStat::kMedianTpot: return tpot_ms;
-    case TpotStat::kMeanTpot: return tpot_mean_ms;
-    case TpotStat::kMedianItl: return itl_median_ms;
-    case TpotStat::kMeanItl: return itl_mean_ms;
+    case TpotStat::kMedianTpot:
+      return tpot_ms;
+    case TpotStat::kMeanTpot:
+      return tpot_mean_ms;
+    case TpotStat::kMedianItl:
+      return itl_median_ms;
+    case TpotStat::kMeanItl:
+      return itl_mean_ms;
   }
   return tpot_ms;
 }
 
 bool parse_bench_mode(const std::string& s, BenchMode& out) {
-  if (s == "static") out = BenchMode::kStatic;
-  else if (s == "saturated") out = BenchMode::kSaturated;
-  else if (s == "closed_loop") out = BenchMode::kClosedLoop;
-  else if (s == "open_loop") out = BenchMode::kOpenLoop;
-  else return false;
+  if (s == "static")
+    out = BenchMode::kStatic;
+  else if (s == "saturated")
+    out = BenchMode::kSaturated;
+  else if (s == "closed_loop")
+    out = BenchMode::kClosedLoop;
+  else if (s == "open_loop")
+    out = BenchMode::kOpenLoop;
+  else
+    return false;
   return true;
 }
 
 bool parse_length_dist(const std::string& s, LengthDist& out) {
-  if (s == "fixed" || s.empty()) out = LengthDist::kFixed;
-  else if (s == "sharegpt") out = LengthDist::kShareGpt;
-  else if (s == "random_range" || s == "random") out = LengthDist::kRandomRange;
-  else return false;
+  if (s == "fixed" || s.empty())
+    out = LengthDist::kFixed;
+  else if (s == "sharegpt")
+    out = LengthDist::kShareGpt;
+  else if (s == "random_range" || s == "random")
+    out = LengthDist::kRandomRange;
+  else
+    return false;
   return true;
 }
 
@@ -164,7 +187,8 @@ EngineConfig engine_profile(const Deployment& d, const BenchmarkSpec& spec) {
   return c;
 }
 
-BenchmarkResult run_benchmark(const LatencyPredictor& predictor, const EngineConfig& config, const BenchmarkSpec& spec) {
+BenchmarkResult run_benchmark(const LatencyPredictor& predictor, const EngineConfig& config,
+                              const BenchmarkSpec& spec) {
   if (spec.dist != LengthDist::kShareGpt && (spec.input_tokens < 1 || spec.output_tokens < 1)) {
     throw InputError("", 0, 0, "input_tokens/output_tokens", "fixed and random_range lengths need both to be >= 1");
   }

@@ -34,10 +34,10 @@ bool parse_tpot_stat(const std::string& s, TpotStat& out);  //!< median_tpot, me
 const char* tpot_stat_name(TpotStat s);
 
 struct BenchmarkResult {
-  double ttft_ms = 0;          //!< median time to first token
-  double tpot_ms = 0;          //!< median per-request TPOT (vLLM's median TPOT)
-  double tpot_mean_ms = 0;     //!< mean per-request TPOT (genai-perf's ITL)
-  double itl_median_ms = 0;    //!< median gap between consecutive tokens (vLLM's median ITL)
+  double ttft_ms = 0;        //!< median time to first token
+  double tpot_ms = 0;        //!< median per-request TPOT (vLLM's median TPOT)
+  double tpot_mean_ms = 0;   //!< mean per-request TPOT (genai-perf's ITL)
+  double itl_median_ms = 0;  //!< median gap between consecutive tokens (vLLM's median ITL)
   double itl_mean_ms = 0;
   double e2e_ms = 0;           //!< median end-to-end latency
   double out_tok_s_total = 0;  //!< output tokens / (last finish - first arrival)

@@ -20,18 +20,18 @@ namespace ktwin::gpu {
 namespace {
 
 const std::vector<std::string>& known_columns() {
-  static const std::vector<std::string> c = {
-      "row", "model_id", "gpu_id", "weight_dtype", "num_gpus", "tp", "engine", "mode", "batch", "concurrency",
-      "request_rate", "num_prompts", "input_tokens", "output_tokens", "input_dist", "ttft_ms", "tpot_ms", "e2e_ms",
-      "out_tok_s_total", "req_s_total", "usable", "notes", "source",
-      // optional: what the notes would otherwise have to say
-      "engine_version", "tpot_stat"};
+  static const std::vector<std::string> c = {"row", "model_id", "gpu_id", "weight_dtype", "num_gpus", "tp", "engine",
+                                             "mode", "batch", "concurrency", "request_rate", "num_prompts",
+                                             "input_tokens", "output_tokens", "input_dist", "ttft_ms", "tpot_ms",
+                                             "e2e_ms", "out_tok_s_total", "req_s_total", "usable", "notes", "source",
+                                             // optional: what the notes would otherwise have to say
+                                             "engine_version", "tpot_stat"};
   return c;
 }
-const std::set<std::string> kIntColumns = {"row", "num_gpus", "tp", "batch", "concurrency", "num_prompts",
-                                           "input_tokens", "output_tokens"};
-const std::set<std::string> kRealColumns = {"request_rate", "ttft_ms", "tpot_ms", "e2e_ms", "out_tok_s_total",
-                                            "req_s_total"};
+const std::set<std::string> kIntColumns = {"row",         "num_gpus",    "tp",           "batch",
+                                           "concurrency", "num_prompts", "input_tokens", "output_tokens"};
+const std::set<std::string> kRealColumns = {"request_rate", "ttft_ms",         "tpot_ms",
+                                            "e2e_ms",       "out_tok_s_total", "req_s_total"};
 
 struct Record {
   int line;
@@ -146,7 +146,8 @@ TpotStat tpot_stat_of(const MeasuredRow& row, std::string& how) {
     const bool median = lower(m[1].str()) == "median";
     const bool itl = lower(m[2].str()) == "itl";
     how = "notes";
-    return itl ? (median ? TpotStat::kMedianItl : TpotStat::kMeanItl) : (median ? TpotStat::kMedianTpot : TpotStat::kMeanTpot);
+    return itl ? (median ? TpotStat::kMedianItl : TpotStat::kMeanItl)
+               : (median ? TpotStat::kMedianTpot : TpotStat::kMeanTpot);
   }
   const std::string l = lower(notes);
   if (l.find("genai-perf") != std::string::npos || l.find("aiperf") != std::string::npos) {
@@ -180,7 +181,8 @@ std::vector<MeasuredRow> parse_measurements_csv(const std::string& text, const s
       const std::string s = catalog::closest_match(c, known_columns());
       throw InputError(file, head.line, 0, c, msg + (s.empty() ? "" : " (did you mean \"" + s + "\"?)"));
     }
-    if (std::find(cols.begin(), cols.end(), c) != cols.end()) throw InputError(file, head.line, 0, c, "duplicate column");
+    if (std::find(cols.begin(), cols.end(), c) != cols.end())
+      throw InputError(file, head.line, 0, c, "duplicate column");
     cols.push_back(c);
   }
   for (const char* need : {"model_id", "gpu_id", "tp", "mode"}) {
@@ -192,8 +194,9 @@ std::vector<MeasuredRow> parse_measurements_csv(const std::string& text, const s
   for (size_t r = 1; r < records.size(); ++r) {
     const Record& rec = records[r];
     if (rec.fields.size() != cols.size()) {
-      throw InputError(file, rec.line, 0, "", "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                                                  std::to_string(cols.size()));
+      throw InputError(
+          file, rec.line, 0, "",
+          "has " + std::to_string(rec.fields.size()) + " fields, the header has " + std::to_string(cols.size()));
     }
     MeasuredRow row;
     row.file = file;
@@ -204,7 +207,8 @@ std::vector<MeasuredRow> parse_measurements_csv(const std::string& text, const s
       std::string v = c == "notes" || c == "source" ? rec.fields[i] : trim(rec.fields[i]);
       if (!v.empty() && (kIntColumns.count(c) || kRealColumns.count(c))) {
         double d = 0;
-        if (!parse_real(v, d) || d < 0) throw InputError(file, rec.line, 0, c, "not a non-negative number: \"" + v + "\"");
+        if (!parse_real(v, d) || d < 0)
+          throw InputError(file, rec.line, 0, c, "not a non-negative number: \"" + v + "\"");
         if (kIntColumns.count(c) && (d != std::floor(d) || d > 1e9)) {
           throw InputError(file, rec.line, 0, c, "not a whole number: \"" + v + "\"");
         }
@@ -217,7 +221,8 @@ std::vector<MeasuredRow> parse_measurements_csv(const std::string& text, const s
       if (c == "tpot_stat" && !v.empty()) {
         TpotStat t;
         if (!parse_tpot_stat(v, t)) {
-          throw InputError(file, rec.line, 0, c, "must be median_tpot, mean_tpot, median_itl or mean_itl, got \"" + v + "\"");
+          throw InputError(file, rec.line, 0, c,
+                           "must be median_tpot, mean_tpot, median_itl or mean_itl, got \"" + v + "\"");
         }
       }
       if (c == "engine_version" && !v.empty() && !std::regex_match(v, std::regex(R"(v?\d+(\.\d+)*)"))) {
@@ -297,8 +302,8 @@ std::optional<RowSetup> setup_row(const MeasuredRow& row, std::string& why) {
   // vLLM's kv-cache-dtype defaults to the activation dtype (16-bit) even for FP8 checkpoints.
   const bool fp8 = s.deployment.weight_dtype == DType::kFP8;
   s.deployment.kv_dtype = fp8 && s.deployment.engine == EngineKind::kTrtllm ? DType::kFP8
-                          : s.deployment.weight_dtype == DType::kFP16     ? DType::kFP16
-                                                                           : DType::kBF16;
+                          : s.deployment.weight_dtype == DType::kFP16       ? DType::kFP16
+                                                                            : DType::kBF16;
   BenchmarkSpec& b = s.bench;
   if (!parse_bench_mode(cell(row, "mode"), b.mode)) {
     why = "unknown mode \"" + cell(row, "mode") + "\"";
@@ -364,7 +369,8 @@ std::map<std::string, MetricError> summarize(const std::vector<RowPrediction>& r
     for (const auto& r : rows) {
       auto it = r.measured.find(m);
       auto jt = r.predicted.find(m);
-      if (it != r.measured.end() && jt != r.predicted.end()) apes.push_back(std::fabs(jt->second - it->second) / it->second);
+      if (it != r.measured.end() && jt != r.predicted.end())
+        apes.push_back(std::fabs(jt->second - it->second) / it->second);
     }
     if (apes.empty()) continue;
     out[m] = MetricError{static_cast<int>(apes.size()), percentile(apes, 0.5), percentile(apes, 0.9)};
@@ -450,7 +456,8 @@ Residuals residuals(const std::vector<MeasuredRow>& rows, const std::string& pre
   std::map<std::string, int> per_metric;
   for (const auto& k : out.keys) ++per_metric[k.second];
   for (const auto& k : out.keys) {
-    out.balance.push_back(static_cast<double>(out.keys.size()) / (static_cast<double>(per_metric.size()) * per_metric[k.second]));
+    out.balance.push_back(static_cast<double>(out.keys.size()) /
+                          (static_cast<double>(per_metric.size()) * per_metric[k.second]));
   }
   return out;
 }
@@ -459,13 +466,15 @@ double huber_cost(const Residuals& res) {
   double s = 0;
   for (size_t k = 0; k < res.r.size(); ++k) {
     const double v = res.r[k];
-    s += res.balance[k] * (std::fabs(v) <= kHuberDelta ? 0.5 * v * v : kHuberDelta * (std::fabs(v) - 0.5 * kHuberDelta));
+    s +=
+        res.balance[k] * (std::fabs(v) <= kHuberDelta ? 0.5 * v * v : kHuberDelta * (std::fabs(v) - 0.5 * kHuberDelta));
   }
   return s;
 }
 }  // namespace
 
-FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::string& predictor, const Coefficients& start) {
+FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::string& predictor,
+                           const Coefficients& start) {
   constexpr int kN = Coefficients::kCount;
   FitReport rep;
   Coefficients cur = start;

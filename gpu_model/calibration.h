@@ -20,8 +20,8 @@ inline const std::vector<std::string>& scored_metrics() {
 
 struct MeasuredRow {
   std::string file;
-  int line = 0;                      //!< where the record starts
-  int row = 0;                       //!< the `row` column (or the record's index when absent)
+  int line = 0;  //!< where the record starts
+  int row = 0;   //!< the `row` column (or the record's index when absent)
   std::map<std::string, std::string> cells;
   std::map<std::string, double> measured;  //!< scored metrics present in the row
   bool usable = true;
@@ -37,7 +37,7 @@ struct RowSetup {
   EngineConfig engine;
   BenchmarkSpec bench;
   TpotStat tpot_stat = TpotStat::kMedianTpot;  //!< which statistic the row's tpot_ms is
-  std::string note;  //!< e.g. "num_prompts empty: 1000 assumed"
+  std::string note;                            //!< e.g. "num_prompts empty: 1000 assumed"
 };
 //! How a row is simulated; nullopt with `why` when it cannot be (unknown GPU/model, missing fields).
 std::optional<RowSetup> setup_row(const MeasuredRow& row, std::string& why);
@@ -71,12 +71,14 @@ struct FitReport {
   int evaluations = 0;
 };
 //! Fits all coefficients jointly over every usable row (never per row); see calibration.cc for the method.
-FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::string& predictor, const Coefficients& start);
+FitReport fit_coefficients(const std::vector<MeasuredRow>& rows, const std::string& predictor,
+                           const Coefficients& start);
 
 //! The coefficient file: predictor name, coefficients and the fit's error summary.
 std::string format_coefficients_yaml(const std::string& predictor, const Coefficients& c,
                                      const std::map<std::string, MetricError>& fit, const std::string& source);
-Coefficients parse_coefficients_yaml(const std::string& text, const std::string& file, std::string* predictor = nullptr);
+Coefficients parse_coefficients_yaml(const std::string& text, const std::string& file,
+                                     std::string* predictor = nullptr);
 //! presets/calibration/default.yaml (embedded, or under $KTWIN_PRESETS_DIR); built-in initial values if absent.
 const Coefficients& default_coefficients();
 

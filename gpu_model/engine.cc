@@ -46,10 +46,14 @@ u128 floor_sum(u128 n, u128 m, u128 a, u128 b) {
 
 const char* submit_result_name(SubmitResult r) {
   switch (r) {
-    case SubmitResult::kAccepted: return "accepted";
-    case SubmitResult::kTooLong: return "longer than max-model-len";
-    case SubmitResult::kExceedsKvCache: return "larger than the whole KV cache";
-    case SubmitResult::kInvalid: return "invalid (needs prompt_tokens >= 1 and output_tokens >= 1)";
+    case SubmitResult::kAccepted:
+      return "accepted";
+    case SubmitResult::kTooLong:
+      return "longer than max-model-len";
+    case SubmitResult::kExceedsKvCache:
+      return "larger than the whole KV cache";
+    case SubmitResult::kInvalid:
+      return "invalid (needs prompt_tokens >= 1 and output_tokens >= 1)";
   }
   return "?";
 }
@@ -67,7 +71,8 @@ KvCacheSizing size_kv_cache(const Deployment& d, const EngineConfig& c) {
   if (a.attention == AttentionKind::kMLA) {
     k.kv_bytes_per_token_per_gpu = layers * (a.kv_lora_rank + a.qk_rope_head_dim) * kvb;
   } else {
-    k.kv_bytes_per_token_per_gpu = 2 * layers * std::ceil(static_cast<double>(a.num_kv_heads) / d.tp) * a.head_dim * kvb;
+    k.kv_bytes_per_token_per_gpu =
+        2 * layers * std::ceil(static_cast<double>(a.num_kv_heads) / d.tp) * a.head_dim * kvb;
   }
   // Activation peak of a full token budget (residual, QKV, gated FFN in 16-bit) + FP32 logits of a full batch.
   const double ffn = static_cast<double>(a.intermediate_size) * std::max(1, a.experts_per_token) / d.tp;
@@ -161,7 +166,8 @@ double ItlHistogram::quantile_ns(double q) const {
 ReplicaEngine::ReplicaEngine(const LatencyPredictor& predictor, EngineConfig config)
     : predictor_(predictor), cfg_(config) {
   if (cfg_.max_num_seqs < 1 || cfg_.block_size < 1 || cfg_.max_num_batched_tokens < cfg_.max_num_seqs) {
-    throw InputError("", 0, 0, "engine", "needs max_num_seqs >= 1, block_size >= 1 and max_num_batched_tokens >= max_num_seqs");
+    throw InputError("", 0, 0, "engine",
+                     "needs max_num_seqs >= 1, block_size >= 1 and max_num_batched_tokens >= max_num_seqs");
   }
   kv_ = size_kv_cache(predictor.deployment(), cfg_);
   if (!kv_.error.empty()) throw InputError("", 0, 0, "engine", kv_.error);
@@ -226,7 +232,8 @@ void ReplicaEngine::plan() {
     int64_t budget = std::max<int64_t>(cfg_.max_num_batched_tokens, kv_.max_model_len);
     for (size_t i = 0; i < waiting_.size(); ++i) {
       const Seq& s = slots_[static_cast<size_t>(waiting_[i])];
-      if (running_.size() + i >= static_cast<size_t>(cfg_.max_num_seqs) || s.target > budget || !can_admit(s, free)) break;
+      if (running_.size() + i >= static_cast<size_t>(cfg_.max_num_seqs) || s.target > budget || !can_admit(s, free))
+        break;
       free -= blocks_for(s.target);
       budget -= s.target;
       p.chunks.emplace_back(waiting_[i], s.target);
@@ -453,8 +460,10 @@ void ReplicaEngine::run_decode(int64_t m, std::vector<Completion>& out) {
   size_t keep = 0;
   for (int slot : running_) {
     const Seq& s = slots_[static_cast<size_t>(slot)];
-    if (s.generated >= s.output) finish(slot, out);
-    else running_[keep++] = slot;
+    if (s.generated >= s.output)
+      finish(slot, out);
+    else
+      running_[keep++] = slot;
   }
   running_.resize(keep);
 }
@@ -507,8 +516,10 @@ void ReplicaEngine::run_step(std::vector<Completion>& out) {
   size_t keep = 0;
   for (int slot : running_) {
     const Seq& s = slots_[static_cast<size_t>(slot)];
-    if (!s.prefilling() && s.generated >= s.output) finish(slot, out);
-    else running_[keep++] = slot;
+    if (!s.prefilling() && s.generated >= s.output)
+      finish(slot, out);
+    else
+      running_[keep++] = slot;
   }
   running_.resize(keep);
 }
@@ -528,8 +539,10 @@ void ReplicaEngine::advance_to(Time t, std::vector<Completion>& out) {
   while (has_work()) {
     if (!plan_.valid) plan();
     if (plan_.start >= t) break;
-    if (plan_.decode_only) run_decode(decode_steps_before(t), out);
-    else run_step(out);
+    if (plan_.decode_only)
+      run_decode(decode_steps_before(t), out);
+    else
+      run_step(out);
     plan_.valid = false;
   }
 }

@@ -25,28 +25,28 @@ inline constexpr Time kNever = INT64_MAX;
 struct EngineConfig {
   int max_num_seqs = 256;
   int max_num_batched_tokens = 8192;
-  bool chunked_prefill = true;        //!< false: whole prompts only (see next)
+  bool chunked_prefill = true;  //!< false: whole prompts only (see next)
   //! Without chunking: true mixes whole prompts into decode steps (TensorRT-LLM in-flight batching without
   //! chunked context); false gives prompts steps of their own that pause decoding (vLLM <= 0.5, TGI).
   bool whole_prompts_with_decodes = false;
-  int block_size = 16;                //!< tokens per KV block
+  int block_size = 16;                  //!< tokens per KV block
   double gpu_memory_utilization = 0.9;  //!< vLLM's flag (KAITO passes 0.84)
   //! TensorRT-LLM sizes the KV cache as this fraction of the memory left after weights (0: vLLM rule).
   double kv_fraction_of_free = 0;
-  int64_t max_model_len = 0;          //!< 0: the model's max_position_embeddings
-  int64_t num_kv_blocks = 0;          //!< >0 overrides the memory-derived size (tests)
+  int64_t max_model_len = 0;  //!< 0: the model's max_position_embeddings
+  int64_t num_kv_blocks = 0;  //!< >0 overrides the memory-derived size (tests)
   bool jump_ahead = true;
 };
 
 //! KV cache sizing per GPU of the replica (all TP x PP shards are alike).
 struct KvCacheSizing {
   double weight_bytes_per_gpu = 0;
-  double reserved_bytes_per_gpu = 0;   //!< activations, CUDA graphs, NCCL buffers, CUDA context
+  double reserved_bytes_per_gpu = 0;  //!< activations, CUDA graphs, NCCL buffers, CUDA context
   double kv_bytes_per_gpu = 0;
   double kv_bytes_per_token_per_gpu = 0;
   int64_t num_blocks = 0;
   int64_t max_model_len = 0;
-  std::string error;                   //!< non-empty: the model does not fit (vLLM would fail to start)
+  std::string error;  //!< non-empty: the model does not fit (vLLM would fail to start)
 };
 KvCacheSizing size_kv_cache(const Deployment& d, const EngineConfig& c);
 
@@ -60,12 +60,12 @@ struct Request {
 struct Completion {
   int64_t id = 0;
   Time arrival = 0;
-  Time first_token = 0;       //!< TTFT = first_token - arrival
-  Time finish = 0;            //!< E2E = finish - arrival; TPOT = (finish - first_token) / (output_tokens - 1)
+  Time first_token = 0;  //!< TTFT = first_token - arrival
+  Time finish = 0;       //!< E2E = finish - arrival; TPOT = (finish - first_token) / (output_tokens - 1)
   int32_t prompt_tokens = 0;
   int32_t output_tokens = 0;
   int32_t preemptions = 0;
-  Duration max_itl = 0;       //!< longest gap between two of its tokens
+  Duration max_itl = 0;  //!< longest gap between two of its tokens
   bool operator==(const Completion&) const = default;
 };
 
@@ -97,7 +97,7 @@ class ItlHistogram {
 
 struct EngineStats {
   int64_t steps = 0;
-  int64_t jumps = 0;              //!< closed-form decode stretches taken
+  int64_t jumps = 0;  //!< closed-form decode stretches taken
   int64_t prefill_tokens = 0;
   int64_t decode_tokens = 0;
   int64_t preemptions = 0;
@@ -140,8 +140,8 @@ class ReplicaEngine {
     Time arrival = 0, first_token = -1, last_token = 0;
     Duration max_itl = 0;
     int32_t prompt = 0, output = 0, generated = 0;
-    int32_t kv = 0;        //!< tokens whose KV is cached
-    int32_t target = 0;    //!< prefill target: prompt + generated at (re)admission
+    int32_t kv = 0;      //!< tokens whose KV is cached
+    int32_t target = 0;  //!< prefill target: prompt + generated at (re)admission
     int32_t blocks = 0;
     int32_t preemptions = 0;
     bool prefilling() const { return kv < target; }
@@ -150,13 +150,13 @@ class ReplicaEngine {
     bool valid = false;
     bool decode_only = false;
     Time start = 0, end = 0;
-    int64_t steps = 0;                 //!< decode-only: steps in this stretch (1 when not jumping)
+    int64_t steps = 0;  //!< decode-only: steps in this stretch (1 when not jumping)
     // fixed-point decode line for decode-only plans: step k lasts (a + b k) >> kShift ns
     int64_t a = 0, b = 0;
-    std::vector<int> preempt;          //!< running slots to preempt first (victims, in order)
+    std::vector<int> preempt;                     //!< running slots to preempt first (victims, in order)
     std::vector<std::pair<int, int32_t>> chunks;  //!< (slot, tokens) prefill work, running then admitted
-    int admit = 0;                     //!< waiting requests admitted (front of the queue)
-    bool decode_running = true;        //!< false for a prefill-only step (decoding paused)
+    int admit = 0;                                //!< waiting requests admitted (front of the queue)
+    bool decode_running = true;                   //!< false for a prefill-only step (decoding paused)
     int64_t decodes = 0;
   };
 
@@ -177,12 +177,11 @@ class ReplicaEngine {
   EngineConfig cfg_;
   KvCacheSizing kv_;
   Time now_ = 0;
-  Time last_arrival_ = 0;
   int64_t free_blocks_ = 0;
   int64_t watermark_ = 0;
   std::vector<Seq> slots_;
   std::vector<int> free_slots_;
-  std::vector<int> running_;   //!< admission order; preemption takes the back
+  std::vector<int> running_;  //!< admission order; preemption takes the back
   std::deque<int> waiting_;
   Plan plan_;
   EngineStats stats_;

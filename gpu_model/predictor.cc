@@ -21,22 +21,33 @@ std::string lower(std::string_view s) {
 
 bool parse_dtype(std::string_view s, DType& out) {
   const std::string l = lower(s);
-  if (l == "fp16" || l == "float16" || l == "half") out = DType::kFP16;
-  else if (l == "bf16" || l == "bfloat16" || l == "auto") out = DType::kBF16;
-  else if (l == "fp8" || l == "fp8_e4m3" || l == "float8") out = DType::kFP8;
-  else if (l == "int8" || l == "w8a8" || l == "w8a16") out = DType::kINT8;
-  else if (l == "int4" || l == "awq" || l == "gptq" || l == "w4a16") out = DType::kINT4;
-  else return false;
+  if (l == "fp16" || l == "float16" || l == "half")
+    out = DType::kFP16;
+  else if (l == "bf16" || l == "bfloat16" || l == "auto")
+    out = DType::kBF16;
+  else if (l == "fp8" || l == "fp8_e4m3" || l == "float8")
+    out = DType::kFP8;
+  else if (l == "int8" || l == "w8a8" || l == "w8a16")
+    out = DType::kINT8;
+  else if (l == "int4" || l == "awq" || l == "gptq" || l == "w4a16")
+    out = DType::kINT4;
+  else
+    return false;
   return true;
 }
 
 const char* dtype_name(DType d) {
   switch (d) {
-    case DType::kFP16: return "fp16";
-    case DType::kBF16: return "bf16";
-    case DType::kFP8: return "fp8";
-    case DType::kINT8: return "int8";
-    case DType::kINT4: return "int4";
+    case DType::kFP16:
+      return "fp16";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kFP8:
+      return "fp8";
+    case DType::kINT8:
+      return "int8";
+    case DType::kINT4:
+      return "int4";
   }
   return "?";
 }
@@ -44,30 +55,42 @@ const char* dtype_name(DType d) {
 double dtype_bytes(DType d) {
   switch (d) {
     case DType::kFP16:
-    case DType::kBF16: return 2;
+    case DType::kBF16:
+      return 2;
     case DType::kFP8:
-    case DType::kINT8: return 1;
-    case DType::kINT4: return 0.5;
+    case DType::kINT8:
+      return 1;
+    case DType::kINT4:
+      return 0.5;
   }
   return 2;
 }
 
 bool parse_engine(std::string_view s, EngineKind& out) {
   const std::string l = lower(s);
-  if (l == "trtllm" || l == "tensorrt-llm" || l == "nim") out = EngineKind::kTrtllm;
-  else if (l == "vllm") out = EngineKind::kVllm;
-  else if (l == "tgi") out = EngineKind::kTgi;
-  else if (l == "vllm-v0") out = EngineKind::kVllmV0;
-  else return false;
+  if (l == "trtllm" || l == "tensorrt-llm" || l == "nim")
+    out = EngineKind::kTrtllm;
+  else if (l == "vllm")
+    out = EngineKind::kVllm;
+  else if (l == "tgi")
+    out = EngineKind::kTgi;
+  else if (l == "vllm-v0")
+    out = EngineKind::kVllmV0;
+  else
+    return false;
   return true;
 }
 
 const char* engine_name(EngineKind e) {
   switch (e) {
-    case EngineKind::kTrtllm: return "trtllm";
-    case EngineKind::kVllm: return "vllm";
-    case EngineKind::kTgi: return "tgi";
-    case EngineKind::kVllmV0: return "vllm-v0";
+    case EngineKind::kTrtllm:
+      return "trtllm";
+    case EngineKind::kVllm:
+      return "vllm";
+    case EngineKind::kTgi:
+      return "tgi";
+    case EngineKind::kVllmV0:
+      return "vllm-v0";
   }
   return "?";
 }
@@ -103,7 +126,9 @@ std::vector<PredictorInfo>& registry() {
   return r;
 }
 std::once_flag builtins_once;
-void ensure_builtins() { std::call_once(builtins_once, [] { register_builtin_predictors(); }); }
+void ensure_builtins() {
+  std::call_once(builtins_once, [] { register_builtin_predictors(); });
+}
 }  // namespace
 
 void register_predictor(PredictorInfo info) {

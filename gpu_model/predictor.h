@@ -44,16 +44,16 @@ struct Deployment {
 //! The few efficiency coefficients every predictor shares; fitted jointly by `ktwin calibrate`.
 struct Coefficients {
   enum Index : int {
-    kHbmEff,          //!< achieved fraction of HBM bandwidth when streaming weights / KV cache
-    kGemmEff16,       //!< achieved fraction of dense 16-bit tensor FLOPS (GEMMs, attention)
-    kGemmEff8,        //!< achieved fraction of dense FP8 tensor FLOPS (FP8 GEMMs: scaling/quantising costs)
-    kGemmEffWeightOnly,  //!< same, of 16-bit FLOPS, for weight-only quantised GEMMs (dequantised in the main loop)
-    kAllreduceHopUs,  //!< latency of one ring step of a tensor-parallel all-reduce, microseconds
-    kLayerOverheadUs,     //!< per transformer layer per step: launch gaps and small kernels (norms, RoPE, casts), us
-    kSeqOverheadTrtllmUs,  //!< host time per scheduled sequence per step, TensorRT-LLM/NIM (C++ runtime), us
-    kSeqOverheadVllmUs,    //!< same for vLLM >= 0.6 (scheduling overlapped with the GPU), us
-    kSeqOverheadTgiUs,     //!< same for TGI (Python next-token chooser and stopping criteria per sequence), us
-    kSeqOverheadVllmV0Us,  //!< same for vLLM <= 0.5 (synchronous Python scheduling and detokenising), us
+    kHbmEff,                //!< achieved fraction of HBM bandwidth when streaming weights / KV cache
+    kGemmEff16,             //!< achieved fraction of dense 16-bit tensor FLOPS (GEMMs, attention)
+    kGemmEff8,              //!< achieved fraction of dense FP8 tensor FLOPS (FP8 GEMMs: scaling/quantising costs)
+    kGemmEffWeightOnly,     //!< same, of 16-bit FLOPS, for weight-only quantised GEMMs (dequantised in the main loop)
+    kAllreduceHopUs,        //!< latency of one ring step of a tensor-parallel all-reduce, microseconds
+    kLayerOverheadUs,       //!< per transformer layer per step: launch gaps and small kernels (norms, RoPE, casts), us
+    kSeqOverheadTrtllmUs,   //!< host time per scheduled sequence per step, TensorRT-LLM/NIM (C++ runtime), us
+    kSeqOverheadVllmUs,     //!< same for vLLM >= 0.6 (scheduling overlapped with the GPU), us
+    kSeqOverheadTgiUs,      //!< same for TGI (Python next-token chooser and stopping criteria per sequence), us
+    kSeqOverheadVllmV0Us,   //!< same for vLLM <= 0.5 (synchronous Python scheduling and detokenising), us
     kStepOverheadTrtllmUs,  //!< host time per step not hidden behind the GPU (scheduling, input prep), us
     kStepOverheadVllmUs,
     kStepOverheadTgiUs,
@@ -71,8 +71,8 @@ struct Coefficients {
   Coefficients();  //!< the initial values of info()
   double operator[](int i) const { return v[static_cast<size_t>(i)]; }
   double& operator[](int i) { return v[static_cast<size_t>(i)]; }
-  double seq_overhead_us(EngineKind e) const { return v[static_cast<size_t>(kSeqOverheadTrtllmUs + static_cast<int>(e))]; }
-  double step_overhead_us(EngineKind e) const { return v[static_cast<size_t>(kStepOverheadTrtllmUs + static_cast<int>(e))]; }
+  double seq_overhead_us(EngineKind e) const { return (*this)[kSeqOverheadTrtllmUs + static_cast<int>(e)]; }
+  double step_overhead_us(EngineKind e) const { return (*this)[kStepOverheadTrtllmUs + static_cast<int>(e)]; }
 };
 static_assert(Coefficients::kSeqOverheadTrtllmUs + kEngineKinds == Coefficients::kStepOverheadTrtllmUs &&
                   Coefficients::kStepOverheadTrtllmUs + kEngineKinds == Coefficients::kCount,
@@ -94,11 +94,11 @@ struct StepShape {
 };
 
 struct StepBreakdown {
-  double prefill_s = 0;           //!< GEMM share of prefill tokens + prefill attention
+  double prefill_s = 0;  //!< GEMM share of prefill tokens + prefill attention
   double decode_attention_s = 0;
-  double decode_gemm_s = 0;       //!< GEMM share of decode tokens (weights streamed once per step)
-  double collective_s = 0;        //!< TP all-reduces and PP activation transfers
-  double overhead_s = 0;          //!< host-side per-step and per-sequence time
+  double decode_gemm_s = 0;  //!< GEMM share of decode tokens (weights streamed once per step)
+  double collective_s = 0;   //!< TP all-reduces and PP activation transfers
+  double overhead_s = 0;     //!< host-side per-step and per-sequence time
   double total() const { return prefill_s + decode_attention_s + decode_gemm_s + collective_s + overhead_s; }
 };
 
@@ -117,8 +117,7 @@ class LatencyPredictor {
   virtual const Deployment& deployment() const = 0;
 };
 
-using PredictorFactory =
-    std::function<std::unique_ptr<LatencyPredictor>(const Deployment&, const Coefficients&)>;
+using PredictorFactory = std::function<std::unique_ptr<LatencyPredictor>(const Deployment&, const Coefficients&)>;
 
 struct PredictorInfo {
   std::string name;

@@ -35,7 +35,8 @@ class Roofline final : public LatencyPredictor {
     }
     // Quantised checkpoints (FP8/INT8/INT4) keep the embedding and LM head in 16-bit.
     const double emb_params = emb * (d.model.tied_embeddings ? 1 : 2);
-    dense_weight_bytes_ = ((total - expert_params * num_experts_ - emb_params) * wb + emb_params * std::max(wb, 2.0)) / tp;
+    dense_weight_bytes_ =
+        ((total - expert_params * num_experts_ - emb_params) * wb + emb_params * std::max(wb, 2.0)) / tp;
     expert_weight_bytes_ = expert_params * wb / tp;
     // Per-token matmul FLOPs: the embedding lookup is free; the LM head only runs for sampled tokens.
     const double body = std::max(active - emb * (d.model.tied_embeddings ? 1 : 2), 0.1 * active);
@@ -94,11 +95,13 @@ class Roofline final : public LatencyPredictor {
     b.decode_gemm_s = gemm * share;
     b.prefill_s = gemm - b.decode_gemm_s;
     if (!s.prefills.empty()) {
-      b.prefill_s += std::max(pairs * attn_flops_per_pair_ / attn_flops_, prefix_tokens * kv_bytes_per_token_ / bandwidth_);
+      b.prefill_s +=
+          std::max(pairs * attn_flops_per_pair_ / attn_flops_, prefix_tokens * kv_bytes_per_token_ / bandwidth_);
     }
     b.decode_attention_s = static_cast<double>(s.decode_context_sum) * decode_attn_per_token_;
     b.collective_s = comm_time(static_cast<double>(tokens));
-    b.overhead_s = step_overhead_ + seq_overhead_ * static_cast<double>(s.num_decode + static_cast<int64_t>(s.prefills.size()));
+    b.overhead_s =
+        step_overhead_ + seq_overhead_ * static_cast<double>(s.num_decode + static_cast<int64_t>(s.prefills.size()));
     return b;
   }
 

@@ -28,8 +28,8 @@ void load_gpus(const catalog::YamlDocument& doc, HardwareCatalog& out) {
   for (size_t i = 0; i < n; ++i) {
     const std::string ptr = catalog::pointer_join("/gpus", i);
     const Fields f(doc, ptr,
-                      {"id", "name", "memory_gb", "usable_memory_gib", "bandwidth_gbs", "fp16_tflops", "fp8_tflops",
-                       "interconnect", "source"});
+                   {"id", "name", "memory_gb", "usable_memory_gib", "bandwidth_gbs", "fp16_tflops", "fp8_tflops",
+                    "interconnect", "source"});
     GpuSpec g;
     g.id = f.name("id");
     if (out.find_gpu(g.id) != nullptr) throw doc.error(f.child("id"), "duplicate GPU id \"" + g.id + "\"");
@@ -70,7 +70,7 @@ void load_architectures(const catalog::YamlDocument& doc, HardwareCatalog& out) 
   for (size_t i = 0; i < n; ++i) {
     const std::string ptr = catalog::pointer_join("/architectures", i);
     const Fields f(doc, ptr,
-                      {"hf_id", "aliases", "tied_embeddings", "max_position_embeddings", "architecture", "source"});
+                   {"hf_id", "aliases", "tied_embeddings", "max_position_embeddings", "architecture", "source"});
     ModelArch m;
     m.hf_id = f.name("hf_id");
     m.tied_embeddings = f.flag("tied_embeddings", false);
@@ -154,21 +154,22 @@ std::vector<std::string> HardwareCatalog::gpu_ids() const {
 
 const GpuSpec& HardwareCatalog::gpu(std::string_view id) const {
   if (const GpuSpec* g = find_gpu(id)) return *g;
-  throw InputError("", 0, 0, "", "unknown GPU \"" + std::string(id) + "\"" + suggestion(id, gpu_ids()) +
-                                     "; known GPUs are in presets/gpus.yaml");
+  throw InputError(
+      "", 0, 0, "",
+      "unknown GPU \"" + std::string(id) + "\"" + suggestion(id, gpu_ids()) + "; known GPUs are in presets/gpus.yaml");
 }
 
 const ModelArch& HardwareCatalog::model(std::string_view id) const {
   if (const ModelArch* m = find_model(id)) return *m;
   std::vector<std::string> names;
   for (const auto& a : model_index) names.push_back(models[a.index].hf_id);
-  throw InputError("", 0, 0, "", "unknown model architecture \"" + std::string(id) + "\"" + suggestion(id, names) +
-                                     "; add it to presets/architectures.yaml with the numbers of its config.json");
+  throw InputError("", 0, 0, "",
+                   "unknown model architecture \"" + std::string(id) + "\"" + suggestion(id, names) +
+                       "; add it to presets/architectures.yaml with the numbers of its config.json");
 }
 
-HardwareCatalog parse_hardware(const std::string& gpus_yaml, const std::string& gpus_file,
-                               const std::string& arch_yaml, const std::string& arch_file,
-                               const PresetRegistry* presets) {
+HardwareCatalog parse_hardware(const std::string& gpus_yaml, const std::string& gpus_file, const std::string& arch_yaml,
+                               const std::string& arch_file, const PresetRegistry* presets) {
   HardwareCatalog out;
   for (const auto& doc : catalog::parse_yaml(gpus_yaml, gpus_file)) load_gpus(doc, out);
   if (out.gpus.empty()) throw InputError(gpus_file, 0, 0, "", "no GPUs defined");

@@ -40,7 +40,8 @@ TransitionRecorder::TransitionRecorder(Cluster& cluster, EventLog& log, Clock& c
     : cluster_(cluster), log_(log), clock_(clock), start_(start) {}
 
 void TransitionRecorder::start() {
-  for (const char* kind : {"Workspace", "NodePool", "NodeClaim", "Node", "Pod", "StatefulSet", "Service", "Job", "ControllerRevision"})
+  for (const char* kind :
+       {"Workspace", "NodePool", "NodeClaim", "Node", "Pod", "StatefulSet", "Service", "Job", "ControllerRevision"})
     watches_.push_back(cluster_.watch(kind, "", [this](const WatchEvent& ev) { on_event(ev); }));
 }
 

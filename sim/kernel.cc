@@ -21,9 +21,7 @@ Time SimClock::now() const { return kernel_.now(); }
 
 void SimExecutor::post(std::function<void()> task) { kernel_.post(std::move(task)); }
 
-void SimExecutor::post_after(Duration delay, std::function<void()> task) {
-  kernel_.post_after(delay, std::move(task));
-}
+void SimExecutor::post_after(Duration delay, std::function<void()> task) { kernel_.post_after(delay, std::move(task)); }
 
 Kernel::Kernel(Time start) : now_(start), clock_(*this), executor_(*this) {}
 

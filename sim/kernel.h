@@ -39,7 +39,7 @@ class SimExecutor final : public Executor {
 
 //! Identifies a posted event so it can be cancelled; valid until the event runs or is cancelled.
 struct EventId {
-  uint64_t seq = 0;   //!< 0: no event
+  uint64_t seq = 0;  //!< 0: no event
   uint32_t slot = 0;
   explicit operator bool() const { return seq != 0; }
 };
@@ -111,9 +111,7 @@ class Kernel {
     uint64_t seq = 0;  //!< seq of the event that owns the slot; 0 when free or cancelled
   };
 
-  static bool earlier(const Entry& a, const Entry& b) {
-    return a.time < b.time || (a.time == b.time && a.key < b.key);
-  }
+  static bool earlier(const Entry& a, const Entry& b) { return a.time < b.time || (a.time == b.time && a.key < b.key); }
   void heap_push(Entry e);
   Entry heap_pop();
   void drop_cancelled_top();

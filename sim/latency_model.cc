@@ -76,12 +76,15 @@ Duration LatencyModel::sample(std::string_view phase, std::string_view subject) 
   auto d = dists_.find(phase);
   if (d == dists_.end()) return 0;  // an unmodelled phase takes no time
   auto s = streams_.find(phase);
-  if (s == streams_.end()) s = streams_.emplace(std::string(phase), RngStream(seed_, "latency/" + std::string(phase))).first;
+  if (s == streams_.end())
+    s = streams_.emplace(std::string(phase), RngStream(seed_, "latency/" + std::string(phase))).first;
   const double f = overridden_.count(phase) ? 1.0 : family_factor(phase, subject);
   if (f == 1.0) return d->second.sample(s->second);
   // Scale the distribution, not the sample, so its min/max clamps still hold.
   DurationDist scaled = d->second;
-  auto scale = [f](Duration x) { return static_cast<Duration>(std::llround(static_cast<double>(x) * f / 1e6)) * 1000000; };
+  auto scale = [f](Duration x) {
+    return static_cast<Duration>(std::llround(static_cast<double>(x) * f / 1e6)) * 1000000;
+  };
   scaled.value = scale(scaled.value);
   scaled.median = scale(scaled.median);
   scaled.p90 = scale(scaled.p90);

@@ -212,10 +212,14 @@ Duration DurationDist::sample(RngStream& rng) const {
 
 Duration DurationDist::typical() const {
   switch (kind) {
-    case Kind::kFixed: return value;
-    case Kind::kUniform: return *min + (*max - *min) / 2;
-    case Kind::kLognormal: return clamp_opt(median, min, max);
-    case Kind::kExponential: return clamp_opt(mean, min, max);
+    case Kind::kFixed:
+      return value;
+    case Kind::kUniform:
+      return *min + (*max - *min) / 2;
+    case Kind::kLognormal:
+      return clamp_opt(median, min, max);
+    case Kind::kExponential:
+      return clamp_opt(mean, min, max);
   }
   return value;
 }
@@ -223,10 +227,16 @@ Duration DurationDist::typical() const {
 std::string DurationDist::to_string() const {
   std::string out;
   switch (kind) {
-    case Kind::kFixed: return "fixed " + format_duration(value);
-    case Kind::kUniform: return "uniform " + format_duration(*min) + ".." + format_duration(*max);
-    case Kind::kLognormal: out = "lognormal median " + format_duration(median) + " p90 " + format_duration(p90); break;
-    case Kind::kExponential: out = "exponential mean " + format_duration(mean); break;
+    case Kind::kFixed:
+      return "fixed " + format_duration(value);
+    case Kind::kUniform:
+      return "uniform " + format_duration(*min) + ".." + format_duration(*max);
+    case Kind::kLognormal:
+      out = "lognormal median " + format_duration(median) + " p90 " + format_duration(p90);
+      break;
+    case Kind::kExponential:
+      out = "exponential mean " + format_duration(mean);
+      break;
   }
   if (min) out += " min " + format_duration(*min);
   if (max) out += " max " + format_duration(*max);
@@ -283,8 +293,8 @@ int64_t TokenDist::sample(RngStream& rng) const {
     }
     case Kind::kEmpirical:
       assert(samples && !samples->empty());
-      v = clamp_opt((*samples)[static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(samples->size()) - 1))],
-                    min, max);
+      v = clamp_opt((*samples)[static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(samples->size()) - 1))], min,
+                    max);
       break;
   }
   return std::max<int64_t>(1, v);
@@ -292,9 +302,12 @@ int64_t TokenDist::sample(RngStream& rng) const {
 
 double TokenDist::typical() const {
   switch (kind) {
-    case Kind::kFixed: return static_cast<double>(value);
-    case Kind::kUniform: return (static_cast<double>(*min) + static_cast<double>(*max)) / 2.0;
-    case Kind::kLognormal: return median;
+    case Kind::kFixed:
+      return static_cast<double>(value);
+    case Kind::kUniform:
+      return (static_cast<double>(*min) + static_cast<double>(*max)) / 2.0;
+    case Kind::kLognormal:
+      return median;
     case Kind::kEmpirical: {
       if (!samples || samples->empty()) return 0;
       double sum = 0;
@@ -308,10 +321,16 @@ double TokenDist::typical() const {
 std::string TokenDist::to_string() const {
   std::string out;
   switch (kind) {
-    case Kind::kFixed: return "fixed " + std::to_string(value);
-    case Kind::kUniform: return "uniform " + std::to_string(*min) + ".." + std::to_string(*max);
-    case Kind::kLognormal: out = "lognormal median " + format_number(median) + " p90 " + format_number(p90); break;
-    case Kind::kEmpirical: out = "empirical " + (file.empty() ? std::string("(inline)") : file); break;
+    case Kind::kFixed:
+      return "fixed " + std::to_string(value);
+    case Kind::kUniform:
+      return "uniform " + std::to_string(*min) + ".." + std::to_string(*max);
+    case Kind::kLognormal:
+      out = "lognormal median " + format_number(median) + " p90 " + format_number(p90);
+      break;
+    case Kind::kEmpirical:
+      out = "empirical " + (file.empty() ? std::string("(inline)") : file);
+      break;
   }
   if (min) out += " min " + std::to_string(*min);
   if (max) out += " max " + std::to_string(*max);

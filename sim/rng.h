@@ -82,12 +82,12 @@ class RngFactory {
 struct DurationDist {
   enum class Kind { kFixed, kUniform, kLognormal, kExponential };
   Kind kind = Kind::kFixed;
-  Duration value = 0;             //!< kFixed
-  Duration median = 0;            //!< kLognormal
-  Duration p90 = 0;               //!< kLognormal
-  Duration mean = 0;              //!< kExponential
-  std::optional<Duration> min;    //!< kUniform: lower bound; others: optional clamp
-  std::optional<Duration> max;    //!< kUniform: upper bound; others: optional clamp
+  Duration value = 0;           //!< kFixed
+  Duration median = 0;          //!< kLognormal
+  Duration p90 = 0;             //!< kLognormal
+  Duration mean = 0;            //!< kExponential
+  std::optional<Duration> min;  //!< kUniform: lower bound; others: optional clamp
+  std::optional<Duration> max;  //!< kUniform: upper bound; others: optional clamp
 
   static DurationDist fixed(Duration value);
   static DurationDist uniform(Duration min, Duration max);
@@ -107,13 +107,13 @@ struct DurationDist {
 struct TokenDist {
   enum class Kind { kFixed, kUniform, kLognormal, kEmpirical };
   Kind kind = Kind::kFixed;
-  int64_t value = 0;              //!< kFixed
-  double median = 0;              //!< kLognormal
-  double p90 = 0;                 //!< kLognormal
-  std::optional<int64_t> min;     //!< kUniform: lower bound (inclusive); others: optional clamp
-  std::optional<int64_t> max;     //!< kUniform: upper bound (inclusive); others: optional clamp
-  std::string file;               //!< kEmpirical: path as written in the scenario
-  std::string resolved_file;      //!< kEmpirical: path relative to the working directory
+  int64_t value = 0;                                    //!< kFixed
+  double median = 0;                                    //!< kLognormal
+  double p90 = 0;                                       //!< kLognormal
+  std::optional<int64_t> min;                           //!< kUniform: lower bound (inclusive); others: optional clamp
+  std::optional<int64_t> max;                           //!< kUniform: upper bound (inclusive); others: optional clamp
+  std::string file;                                     //!< kEmpirical: path as written in the scenario
+  std::string resolved_file;                            //!< kEmpirical: path relative to the working directory
   std::shared_ptr<const std::vector<int64_t>> samples;  //!< kEmpirical: loaded values (may be null)
 
   static TokenDist fixed(int64_t value);

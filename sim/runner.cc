@@ -24,11 +24,11 @@
 #include "core/controllers/workspace_controller.h"
 #include "core/k8s/conditions.h"
 #include "core/k8s/printers.h"
+#include "gpu_model/specs.h"
 #include "sim/kernel.h"
 #include "sim/latency_model.h"
 #include "sim/serving.h"
 #include "sim/tuning_model.h"
-#include "gpu_model/specs.h"
 
 namespace ktwin::sim {
 
@@ -36,7 +36,8 @@ namespace {
 
 std::string ws_key(const WorkspaceRef& ref) { return ref.namespace_ + "/" + ref.name; }
 
-Object preexisting_node(const NodeSpec& spec, const std::string& name, const SkuCatalog& skus, const std::string& cloud) {
+Object preexisting_node(const NodeSpec& spec, const std::string& name, const SkuCatalog& skus,
+                        const std::string& cloud) {
   Object node;
   node.api_version = "v1";
   node.kind = "Node";
@@ -91,8 +92,11 @@ Object ready_node_class(const KarpenterNodeClassConfig& cfg, const std::string& 
     nc.body["spec"]["imageFamily"] = name == "image-family-azure-linux" ? "AzureLinux" : "Ubuntu";
     nc.body["spec"]["osDiskSizeGB"] = 300;
   }
-  nc.body["status"] = {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}, {"reason", "Ready"},
-                                                    {"message", ""}, {"lastTransitionTime", format_rfc3339(now)}}})}};
+  nc.body["status"] = {{"conditions", json::array({{{"type", "Ready"},
+                                                    {"status", "True"},
+                                                    {"reason", "Ready"},
+                                                    {"message", ""},
+                                                    {"lastTransitionTime", format_rfc3339(now)}}})}};
   return nc;
 }
 
@@ -100,16 +104,26 @@ std::string format_metric(double v, MetricUnit unit) {
   char buf[64];
   switch (unit) {
     case MetricUnit::kSeconds:
-      if (v < 1) std::snprintf(buf, sizeof buf, "%.1f ms", v * 1000);
-      else std::snprintf(buf, sizeof buf, "%.2f s", v);
+      if (v < 1)
+        std::snprintf(buf, sizeof buf, "%.1f ms", v * 1000);
+      else
+        std::snprintf(buf, sizeof buf, "%.2f s", v);
       break;
-    case MetricUnit::kTokensPerSecond: std::snprintf(buf, sizeof buf, "%.1f tok/s", v); break;
-    case MetricUnit::kRequestsPerSecond: std::snprintf(buf, sizeof buf, "%.2f req/s", v); break;
+    case MetricUnit::kTokensPerSecond:
+      std::snprintf(buf, sizeof buf, "%.1f tok/s", v);
+      break;
+    case MetricUnit::kRequestsPerSecond:
+      std::snprintf(buf, sizeof buf, "%.2f req/s", v);
+      break;
     case MetricUnit::kCount:
-      if (v == std::floor(v)) std::snprintf(buf, sizeof buf, "%.0f", v);
-      else std::snprintf(buf, sizeof buf, "%.2f", v);
+      if (v == std::floor(v))
+        std::snprintf(buf, sizeof buf, "%.0f", v);
+      else
+        std::snprintf(buf, sizeof buf, "%.2f", v);
       break;
-    case MetricUnit::kFraction: std::snprintf(buf, sizeof buf, "%.1f%%", v * 100); break;
+    case MetricUnit::kFraction:
+      std::snprintf(buf, sizeof buf, "%.1f%%", v * 100);
+      break;
   }
   return buf;
 }
@@ -123,7 +137,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
     extended = base_catalog;
     for (const auto& m : sc.models)
       if (Status st = extended->presets.add(m.preset); !st)
-        throw sc.doc->error(m.pointer + "/hf_id", st.error().message + "; KAITO already has this model, remove it from models:");
+        throw sc.doc->error(m.pointer + "/hf_id",
+                            st.error().message + "; KAITO already has this model, remove it from models:");
   }
   const catalog::Catalog& cat = extended ? *extended : base_catalog;
   RunOutcome out;
@@ -150,9 +165,15 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   op.cloud = cloud;
   op.node_class = default_node_class_config(cloud);
   switch (sc.cluster.node_provisioner) {
-    case ProvisionerKind::kGpuProvisioner: op.node_provisioner = NodeProvisionerKind::kGpuProvisioner; break;
-    case ProvisionerKind::kKarpenter: op.node_provisioner = NodeProvisionerKind::kKarpenter; break;
-    case ProvisionerKind::kByo: op.node_provisioner = NodeProvisionerKind::kByo; break;
+    case ProvisionerKind::kGpuProvisioner:
+      op.node_provisioner = NodeProvisionerKind::kGpuProvisioner;
+      break;
+    case ProvisionerKind::kKarpenter:
+      op.node_provisioner = NodeProvisionerKind::kKarpenter;
+      break;
+    case ProvisionerKind::kByo:
+      op.node_provisioner = NodeProvisionerKind::kByo;
+      break;
   }
 
   // The API server's admission: KAITO's validating webhook for Workspaces.
@@ -202,13 +223,18 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
                                     cluster_model::SimCloudConfig{cloud, sc.cluster.region});
   cluster_model::DevicePlugin device_plugin(store, exec, cat.skus, cloud, sample, sink);
   cluster_model::Kubelet kubelet(store, exec, clock, cat.presets, cat.skus, cloud, sample, sink);
-  TuningWorld tuning_world{&cat.presets, &cat.skus, cloud, &sc.cluster.datasets,
+  TuningWorld tuning_world{&cat.presets,
+                           &cat.skus,
+                           cloud,
+                           &sc.cluster.datasets,
                            [](const GpuConfig& g) {
-                             const gpu::GpuSpec* spec = g.gpu_id.empty() ? nullptr : gpu::default_hardware().find_gpu(g.gpu_id);
+                             const gpu::GpuSpec* spec =
+                                 g.gpu_id.empty() ? nullptr : gpu::default_hardware().find_gpu(g.gpu_id);
                              return spec ? spec->fp16_tflops : 0.0;
                            },
                            sample};
-  kubelet.set_tuning_model([&tuning_world](const cluster_model::TuningJobFacts& f) { return predict_tuning(f, tuning_world); });
+  kubelet.set_tuning_model(
+      [&tuning_world](const cluster_model::TuningJobFacts& f) { return predict_tuning(f, tuning_world); });
   for (const auto& [sku, count] : sc.cluster.quota) sim_cloud.set_quota(sku, static_cast<int>(count));
   gc.start();
   scheduler.start();
@@ -218,8 +244,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   kubelet.start();
 
   // The operator core, exactly as live mode runs it (optionally behind injected API faults).
-  cluster_model::FaultyCluster faulty(store, cluster_model::FaultOptions{options.operator_conflict_rate,
-                                                                          options.operator_unavailable_rate, out.seed});
+  cluster_model::FaultyCluster faulty(
+      store, cluster_model::FaultOptions{options.operator_conflict_rate, options.operator_unavailable_rate, out.seed});
   Cluster& api = (options.operator_conflict_rate > 0 || options.operator_unavailable_rate > 0)
                      ? static_cast<Cluster&>(faulty)
                      : static_cast<Cluster&>(store);
@@ -271,8 +297,12 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
       log.record(m.kind, who, prefix + where);
       messages.push_back(where);
     }
-    rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
-                        {"line", m.line}, {"violations", messages}});
+    rejected.push_back({{"kind", m.kind},
+                        {"name", m.name},
+                        {"namespace", m.namespace_},
+                        {"file", m.file},
+                        {"line", m.line},
+                        {"violations", messages}});
     return false;
   };
   auto apply = [&](const ManifestSource& m) {
@@ -280,7 +310,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
     try {
       obj = object_from_json(m.manifest);
     } catch (const std::invalid_argument& e) {
-      log.record(m.kind, m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name, std::string("invalid: ") + e.what());
+      log.record(m.kind, m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name,
+                 std::string("invalid: ") + e.what());
       return;
     }
     const std::string who = m.namespace_.empty() ? m.name : m.namespace_ + "/" + m.name;
@@ -292,7 +323,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
       updated.meta.labels = obj.meta.labels;
       updated.meta.annotations = obj.meta.annotations;
       for (const auto& [k, v] : existing.value()->meta.annotations)  // annotations the controller wrote
-        if (k.rfind("workspace.kaito.io/", 0) == 0 && !updated.meta.annotations.count(k)) updated.meta.annotations[k] = v;
+        if (k.rfind("workspace.kaito.io/", 0) == 0 && !updated.meta.annotations.count(k))
+          updated.meta.annotations[k] = v;
       const json status = updated.body.contains("status") ? updated.body["status"] : json();
       updated.body = obj.body;
       if (!status.is_null()) updated.body["status"] = status;
@@ -309,8 +341,12 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
     auto r = store.create(obj);
     if (!r) {
       log.record(m.kind, who, "rejected: " + r.error().message);
-      rejected.push_back({{"kind", m.kind}, {"name", m.name}, {"namespace", m.namespace_}, {"file", m.file},
-                          {"line", m.line}, {"violations", json::array({r.error().message})}});
+      rejected.push_back({{"kind", m.kind},
+                          {"name", m.name},
+                          {"namespace", m.namespace_},
+                          {"file", m.file},
+                          {"line", m.line},
+                          {"violations", json::array({r.error().message})}});
     }
   };
   // What the scenario does at each instant runs as one event, in file order (manifests, then timeline
@@ -353,17 +389,20 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
               }
               for (const auto& node : victims) {
                 std::string inst = sim_cloud.instance_of_node(node);
-                Status s = inst.empty() ? Status(make_error(ErrorCode::kNotFound, "node " + node + " has no simulated VM"))
-                                        : sim_cloud.fail_instance(inst);
+                Status s = inst.empty()
+                               ? Status(make_error(ErrorCode::kNotFound, "node " + node + " has no simulated VM"))
+                               : sim_cloud.fail_instance(inst);
                 if (inst.empty()) {
                   // A pre-existing node: its kubelet stops posting status.
-                  auto r = store.patch("Node", "", node,
-                                       {{"status", {{"conditions", json::array({{{"type", "Ready"},
-                                                                                  {"status", "Unknown"},
-                                                                                  {"reason", "NodeStatusUnknown"},
-                                                                                  {"message", "Kubelet stopped posting node status."},
-                                                                                  {"lastTransitionTime", format_rfc3339(clock.now())}}})}}}},
-                                       true);
+                  auto r = store.patch(
+                      "Node", "", node,
+                      {{"status",
+                        {{"conditions", json::array({{{"type", "Ready"},
+                                                      {"status", "Unknown"},
+                                                      {"reason", "NodeStatusUnknown"},
+                                                      {"message", "Kubelet stopped posting node status."},
+                                                      {"lastTransitionTime", format_rfc3339(clock.now())}}})}}}},
+                      true);
                   s = r ? Status{} : Status{r.error()};
                 }
                 log.record("Timeline", text, s ? "failed node " + node : "failed: " + s.error().message);
@@ -378,10 +417,12 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
           a->action);
     });
   }
-  for (const auto& [at, steps] : script)
-    kernel.post_at(kSimEpoch + at, [&steps] {
+  for (const auto& entry : script) {
+    const auto& steps = entry.second;  // named, not a structured binding: clang 14 cannot capture those
+    kernel.post_at(kSimEpoch + entry.first, [&steps] {
       for (const auto& step : steps) step();
     });
+  }
 
   // Traffic on the workspaces' ready endpoints.
   ServingModel serving(kernel, store, sc, cat, log, out.seed,
@@ -506,16 +547,17 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
       if (h->second.ready_at) ready = to_seconds(*h->second.ready_at);
       created = h->second.nodeclaims_created;
     }
-    wss.push_back({{"name", w->meta.name},
-                   {"namespace", w->meta.namespace_},
-                   {"api_version", w->api_version},
-                   {"instance_type", w->str("/resource/instanceType")},
-                   {"state", w->str("/status/state")},
-                   {"target_node_count", w->num("/status/targetNodeCount")},
-                   {"ready_at_s", ready},
-                   {"conditions", conds},
-                   {"worker_nodes", w->at("/status/workerNodes").is_array() ? w->at("/status/workerNodes") : json::array()},
-                   {"nodeclaims_created", created}});
+    wss.push_back(
+        {{"name", w->meta.name},
+         {"namespace", w->meta.namespace_},
+         {"api_version", w->api_version},
+         {"instance_type", w->str("/resource/instanceType")},
+         {"state", w->str("/status/state")},
+         {"target_node_count", w->num("/status/targetNodeCount")},
+         {"ready_at_s", ready},
+         {"conditions", conds},
+         {"worker_nodes", w->at("/status/workerNodes").is_array() ? w->at("/status/workerNodes") : json::array()},
+         {"nodeclaims_created", created}});
   }
   // Workspaces that no longer exist still report their history.
   for (const auto& [key, h] : hist) {
@@ -534,12 +576,12 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   const auto ready_times = recorder.node_ready_times();
   for (const auto& n : list("Node")) {
     auto rt = ready_times.find(n->meta.name);
-    nodes.push_back({{"name", n->meta.name},
-                     {"instance_type", n->meta.label("node.kubernetes.io/instance-type")
-                                           ? *n->meta.label("node.kubernetes.io/instance-type")
-                                           : ""},
-                     {"ready", condition_is_true(n->at("/status/conditions"), "Ready")},
-                     {"ready_at_s", rt == ready_times.end() ? json(nullptr) : json(to_seconds(rt->second))}});
+    nodes.push_back(
+        {{"name", n->meta.name},
+         {"instance_type",
+          n->meta.label("node.kubernetes.io/instance-type") ? *n->meta.label("node.kubernetes.io/instance-type") : ""},
+         {"ready", condition_is_true(n->at("/status/conditions"), "Ready")},
+         {"ready_at_s", rt == ready_times.end() ? json(nullptr) : json(to_seconds(rt->second))}});
   }
   s["nodes"] = nodes;
   json nodeclaims = json::array();
@@ -560,10 +602,12 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
                 {"quota_rejections", cs.quota_rejections},
                 {"capacity_failures", cs.capacity_failures},
                 {"machines_deleted", cs.deleted}};
-  s["reconciles"] = {{"workspace", ws_controller.stats().reconciles}, {"nodeclaim", nc_controller.stats().reconciles},
+  s["reconciles"] = {{"workspace", ws_controller.stats().reconciles},
+                     {"nodeclaim", nc_controller.stats().reconciles},
                      {"errors", ws_controller.stats().errors + nc_controller.stats().errors}};
   if (&api == &faulty)
-    s["injected_faults"] = {{"calls", faulty.stats().calls}, {"conflicts", faulty.stats().conflicts},
+    s["injected_faults"] = {{"calls", faulty.stats().calls},
+                            {"conflicts", faulty.stats().conflicts},
                             {"unavailable", faulty.stats().unavailable}};
   out.summary = std::move(s);
 

@@ -14,8 +14,8 @@
 namespace ktwin::sim {
 
 struct RunOptions {
-  std::optional<uint64_t> seed;  //!< overrides the scenario's seed
-  bool record_k8s_events = true; //!< create core/v1 Event objects as controllers do
+  std::optional<uint64_t> seed;   //!< overrides the scenario's seed
+  bool record_k8s_events = true;  //!< create core/v1 Event objects as controllers do
   //! Faults injected between the operator core and the API server (the world's actors are spared).
   double operator_conflict_rate = 0;
   double operator_unavailable_rate = 0;
@@ -38,10 +38,10 @@ struct RunOutcome {
   std::string fingerprint;
   std::vector<ExpectationResult> expectations;
   bool passed = true;
-  std::string tables;         //!< final kubectl-style tables
-  json summary;               //!< the --summary-json document
+  std::string tables;  //!< final kubectl-style tables
+  json summary;        //!< the --summary-json document
   uint64_t kernel_events = 0;
-  size_t rejected = 0;        //!< manifests the API server refused (admission)
+  size_t rejected = 0;  //!< manifests the API server refused (admission)
 };
 
 RunOutcome run_scenario(const Scenario& scenario, const catalog::Catalog& catalog, const RunOptions& options = {});

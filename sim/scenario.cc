@@ -28,28 +28,38 @@ using catalog::YamlDocument;
 
 const char* cloud_kind_name(CloudKind c) {
   switch (c) {
-    case CloudKind::kAzure: return "azure";
-    case CloudKind::kAws: return "aws";
-    case CloudKind::kArc: return "arc";
+    case CloudKind::kAzure:
+      return "azure";
+    case CloudKind::kAws:
+      return "aws";
+    case CloudKind::kArc:
+      return "arc";
   }
   return "?";
 }
 
 const char* provisioner_kind_name(ProvisionerKind p) {
   switch (p) {
-    case ProvisionerKind::kGpuProvisioner: return "gpu-provisioner";
-    case ProvisionerKind::kKarpenter: return "karpenter";
-    case ProvisionerKind::kByo: return "byo";
+    case ProvisionerKind::kGpuProvisioner:
+      return "gpu-provisioner";
+    case ProvisionerKind::kKarpenter:
+      return "karpenter";
+    case ProvisionerKind::kByo:
+      return "byo";
   }
   return "?";
 }
 
 const char* arrival_process_name(ArrivalProcess p) {
   switch (p) {
-    case ArrivalProcess::kPoisson: return "poisson";
-    case ArrivalProcess::kGamma: return "gamma";
-    case ArrivalProcess::kClosedLoop: return "closed_loop";
-    case ArrivalProcess::kTrace: return "trace";
+    case ArrivalProcess::kPoisson:
+      return "poisson";
+    case ArrivalProcess::kGamma:
+      return "gamma";
+    case ArrivalProcess::kClosedLoop:
+      return "closed_loop";
+    case ArrivalProcess::kTrace:
+      return "trace";
   }
   return "?";
 }
@@ -83,22 +93,19 @@ std::vector<std::string> NodeSpec::node_names() const {
   return out;
 }
 
-std::string ManifestSource::key() const {
-  return kind + "/" + (namespace_.empty() ? "" : namespace_ + "/") + name;
-}
+std::string ManifestSource::key() const { return kind + "/" + (namespace_.empty() ? "" : namespace_ + "/") + name; }
 
 InputError ManifestSource::error(const std::string& pointer_in_manifest, const std::string& message) const {
   if (!doc) return InputError(file, line, 0, catalog::field_path(pointer_in_manifest), message);
   return doc->error(pointer + pointer_in_manifest, message);
 }
 
-std::string WorkspaceRef::to_string() const {
-  return namespace_ == "default" ? name : namespace_ + "/" + name;
-}
+std::string WorkspaceRef::to_string() const { return namespace_ == "default" ? name : namespace_ + "/" + name; }
 
 std::string ArrivalSpec::to_string() const {
   switch (process) {
-    case ArrivalProcess::kPoisson: return "poisson " + format_number(rate_per_second) + "/s";
+    case ArrivalProcess::kPoisson:
+      return "poisson " + format_number(rate_per_second) + "/s";
     case ArrivalProcess::kGamma:
       return "gamma " + format_number(rate_per_second) + "/s cv " + format_number(cv);
     case ArrivalProcess::kClosedLoop: {
@@ -106,7 +113,8 @@ std::string ArrivalSpec::to_string() const {
       if (think_time) out += " think " + think_time->to_string();
       return out;
     }
-    case ArrivalProcess::kTrace: return "trace " + trace_file;
+    case ArrivalProcess::kTrace:
+      return "trace " + trace_file;
   }
   return "?";
 }
@@ -180,8 +188,10 @@ std::optional<MetricUnit> metric_unit(std::string_view metric) {
 std::string Expectation::text() const {
   const std::string ws = workspace.to_string();
   switch (kind) {
-    case Kind::kReadyWithin: return ws + " ready within " + format_duration(ready_within);
-    case Kind::kNeverReady: return ws + " never ready";
+    case Kind::kReadyWithin:
+      return ws + " ready within " + format_duration(ready_within);
+    case Kind::kNeverReady:
+      return ws + " never ready";
     case Kind::kCondition: {
       std::string out = ws + " condition " + condition_type + "=" + condition_status;
       if (!condition_reason.empty()) out += " (reason " + condition_reason + ")";
@@ -192,8 +202,10 @@ std::string Expectation::text() const {
       if (min && max) return ws + " nodeclaims between " + std::to_string(*min) + " and " + std::to_string(*max);
       if (min) return ws + " nodeclaims >= " + std::to_string(*min);
       return ws + " nodeclaims <= " + std::to_string(max.value_or(0));
-    case Kind::kMetric: return ws + " " + metric + (below ? " below " : " above ") + threshold_text;
-    case Kind::kState: return ws + " state " + state;
+    case Kind::kMetric:
+      return ws + " " + metric + (below ? " below " : " above ") + threshold_text;
+    case Kind::kState:
+      return ws + " state " + state;
   }
   return ws;
 }
@@ -221,16 +233,19 @@ std::optional<double> parse_rate(std::string_view text) {
   if (slash == std::string_view::npos) return std::nullopt;
   std::string number(trim(text.substr(0, slash)));
   std::string_view unit = trim(text.substr(slash + 1));
-  if (number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.'))
-    return std::nullopt;
+  if (number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.')) return std::nullopt;
   char* end = nullptr;
   double value = std::strtod(number.c_str(), &end);
   if (end != number.c_str() + number.size() || !std::isfinite(value)) return std::nullopt;
   double per_second;
-  if (unit == "s" || unit == "sec") per_second = 1;
-  else if (unit == "m" || unit == "min") per_second = 1.0 / 60;
-  else if (unit == "h" || unit == "hour") per_second = 1.0 / 3600;
-  else return std::nullopt;
+  if (unit == "s" || unit == "sec")
+    per_second = 1;
+  else if (unit == "m" || unit == "min")
+    per_second = 1.0 / 60;
+  else if (unit == "h" || unit == "hour")
+    per_second = 1.0 / 3600;
+  else
+    return std::nullopt;
   return value * per_second;
 }
 
@@ -275,11 +290,16 @@ namespace {
 
 std::string describe(const json& v) {
   switch (v.type()) {
-    case json::value_t::string: return "\"" + v.get<std::string>() + "\"";
-    case json::value_t::object: return "a map";
-    case json::value_t::array: return "a list";
-    case json::value_t::null: return "nothing";
-    default: return v.dump();
+    case json::value_t::string:
+      return "\"" + v.get<std::string>() + "\"";
+    case json::value_t::object:
+      return "a map";
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::null:
+      return "nothing";
+    default:
+      return v.dump();
   }
 }
 
@@ -380,8 +400,10 @@ size_t get_choice(const YamlDocument& doc, const std::string& ptr, const std::ve
     if (choices[i] == s) return i;
   std::string msg = "unknown " + what + " \"" + s + "\"";
   std::string suggestion = closest_match(s, choices);
-  if (!suggestion.empty()) msg += " (did you mean \"" + suggestion + "\"?)";
-  else msg += "; expected one of: " + join(choices, ", ");
+  if (!suggestion.empty())
+    msg += " (did you mean \"" + suggestion + "\"?)";
+  else
+    msg += "; expected one of: " + join(choices, ", ");
   throw doc.error(ptr, msg);
 }
 
@@ -394,8 +416,7 @@ std::string exactly_one(const YamlDocument& doc, const std::string& ptr, const s
   if (present.size() == 1) return present[0];
   if (present.empty()) throw doc.error(ptr, "expected " + what + ": one of " + join(keys, ", "));
   throw doc.key_error(pointer_join(ptr, present[1]),
-                      "only one of " + join(keys, ", ") + " may be given; found " + present[0] + " and " +
-                          present[1]);
+                      "only one of " + join(keys, ", ") + " may be given; found " + present[0] + " and " + present[1]);
 }
 
 WorkspaceRef get_workspace_ref(const YamlDocument& doc, const std::string& ptr) {
@@ -555,8 +576,7 @@ class Loader {
     if (docs.empty()) throw InputError(path_, 0, 0, "", "scenario file is empty");
     if (docs.size() > 1) {
       catalog::SourcePos p = docs[1].position_of("");
-      throw InputError(path_, p.line, p.column, "",
-                       "a scenario file holds one YAML document; found a second one");
+      throw InputError(path_, p.line, p.column, "", "a scenario file holds one YAML document; found a second one");
     }
     doc_ = std::make_shared<YamlDocument>(std::move(docs[0]));
     const YamlDocument& doc = *doc_;
@@ -577,8 +597,10 @@ class Loader {
     s.duration = get_positive_duration(doc, "/duration");
     duration_ = s.duration;
 
-    if (has(doc, "", "cluster")) s.cluster = parse_cluster("/cluster");
-    else s.cluster.region = default_region(s.cluster.cloud);
+    if (has(doc, "", "cluster"))
+      s.cluster = parse_cluster("/cluster");
+    else
+      s.cluster.region = default_region(s.cluster.cloud);
 
     if (has(doc, "", "models")) {
       require_list(doc, "/models");
@@ -642,9 +664,12 @@ class Loader {
  private:
   static std::string default_region(CloudKind c) {
     switch (c) {
-      case CloudKind::kAzure: return "eastus";
-      case CloudKind::kAws: return "us-east-1";
-      case CloudKind::kArc: return "local";
+      case CloudKind::kAzure:
+        return "eastus";
+      case CloudKind::kAws:
+        return "us-east-1";
+      case CloudKind::kArc:
+        return "local";
     }
     return "";
   }
@@ -671,15 +696,16 @@ class Loader {
   Duration get_time_in_run(const std::string& ptr) {
     Duration t = get_nonnegative_duration(*doc_, ptr);
     if (t > duration_)
-      throw doc_->error(ptr, format_duration(t) + " is after the end of the run (duration " +
-                                 format_duration(duration_) + ")");
+      throw doc_->error(
+          ptr, format_duration(t) + " is after the end of the run (duration " + format_duration(duration_) + ")");
     return t;
   }
 
   ClusterSpec parse_cluster(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    catalog::check_keys(doc, ptr, {"cloud", "region", "node_provisioner", "quota", "nodes", "provisioning", "datasets"});
+    catalog::check_keys(doc, ptr,
+                        {"cloud", "region", "node_provisioner", "quota", "nodes", "provisioning", "datasets"});
     ClusterSpec c;
     if (has(doc, ptr, "cloud"))
       c.cloud = static_cast<CloudKind>(get_choice(doc, pointer_join(ptr, "cloud"), {"azure", "aws", "arc"}, "cloud"));
@@ -832,8 +858,8 @@ class Loader {
     const YamlDocument& doc = *mdoc;
     const json& m = node(doc, ptr);
     if (!m.is_object())
-      throw doc.error(ptr, "expected a Kubernetes object (a map with apiVersion, kind and metadata), got " +
-                               describe(m));
+      throw doc.error(ptr,
+                      "expected a Kubernetes object (a map with apiVersion, kind and metadata), got " + describe(m));
     ManifestSource src;
     require_present(doc, ptr, "apiVersion");
     src.api_version = get_string(doc, pointer_join(ptr, "apiVersion"));
@@ -864,8 +890,9 @@ class Loader {
   TrafficSpec parse_traffic(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    catalog::check_keys(doc, ptr, {"workspace", "start", "end", "arrival", "prompt_tokens", "output_tokens", "routing",
-                                   "queue", "slo"});
+    catalog::check_keys(
+        doc, ptr,
+        {"workspace", "start", "end", "arrival", "prompt_tokens", "output_tokens", "routing", "queue", "slo"});
     TrafficSpec t;
     t.line = doc.position_of(ptr).line;
     require_present(doc, ptr, "workspace");
@@ -875,13 +902,14 @@ class Loader {
       std::string ep = pointer_join(ptr, "end");
       t.end = get_time_in_run(ep);
       if (*t.end <= t.start)
-        throw doc.error(ep, "end (" + format_duration(*t.end) + ") must be after start (" +
-                                format_duration(t.start) + ")");
+        throw doc.error(ep,
+                        "end (" + format_duration(*t.end) + ") must be after start (" + format_duration(t.start) + ")");
     }
     require_present(doc, ptr, "arrival");
     t.arrival = parse_arrival(pointer_join(ptr, "arrival"));
     bool trace = t.arrival.process == ArrivalProcess::kTrace;
-    for (auto [key, out] : {std::pair{"prompt_tokens", &t.prompt_tokens}, std::pair{"output_tokens", &t.output_tokens}}) {
+    for (auto [key, out] :
+         {std::pair{"prompt_tokens", &t.prompt_tokens}, std::pair{"output_tokens", &t.output_tokens}}) {
       if (!has(doc, ptr, key)) {
         if (!trace) require_present(doc, ptr, key);
         continue;
@@ -922,28 +950,32 @@ class Loader {
     ArrivalSpec a;
     static const std::vector<std::string> kProcesses = {"poisson", "gamma", "closed_loop", "trace"};
     if (has(doc, ptr, "process")) {
-      a.process = static_cast<ArrivalProcess>(
-          get_choice(doc, pointer_join(ptr, "process"), kProcesses, "arrival process"));
+      a.process =
+          static_cast<ArrivalProcess>(get_choice(doc, pointer_join(ptr, "process"), kProcesses, "arrival process"));
     } else if (has(doc, ptr, "trace")) {
       a.process = ArrivalProcess::kTrace;
     } else {
       catalog::check_keys(doc, ptr, {"process", "rate", "cv", "concurrency", "think_time", "trace"});
-      throw doc.error(pointer_join(ptr, "process"), "required field is missing (poisson, gamma, closed_loop or "
-                                                    "trace; or give trace: file.csv)");
+      throw doc.error(pointer_join(ptr, "process"),
+                      "required field is missing (poisson, gamma, closed_loop or "
+                      "trace; or give trace: file.csv)");
     }
     auto rate = [&]() {
       std::string rp = pointer_join(ptr, "rate");
       require_present(doc, ptr, "rate");
       const json& n = node(doc, rp);
       if (n.is_number())
-        throw doc.error(rp, "rate " + n.dump() + " has no unit; expected requests per time unit (e.g. 2/s, "
-                                                 "120/m, 7200/h)");
+        throw doc.error(rp, "rate " + n.dump() +
+                                " has no unit; expected requests per time unit (e.g. 2/s, "
+                                "120/m, 7200/h)");
       std::string text = get_string(doc, rp);
       if (text.starts_with('-') && parse_rate(text.substr(1)))
         throw doc.error(rp, "must be positive, got \"" + text + "\"");
       auto r = parse_rate(text);
-      if (!r) throw doc.error(rp, "invalid rate \"" + text + "\"; expected requests per time unit (e.g. 2/s, "
-                                                              "120/m, 7200/h)");
+      if (!r)
+        throw doc.error(rp, "invalid rate \"" + text +
+                                "\"; expected requests per time unit (e.g. 2/s, "
+                                "120/m, 7200/h)");
       if (!(*r > 0)) throw doc.error(rp, "must be positive, got \"" + text + "\"");
       return *r;
     };
@@ -996,7 +1028,7 @@ class Loader {
   TimelineAction parse_action(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    static const std::vector<std::string> kActions = {"scale", "fail_node", "delete", "set_quota",
+    static const std::vector<std::string> kActions = {"scale",           "fail_node",       "delete", "set_quota",
                                                       "capacity_outage", "registry_outage", "apply"};
     std::vector<std::string> allowed = kActions;
     allowed.insert(allowed.begin(), "at");
@@ -1115,14 +1147,15 @@ class Loader {
   Expectation parse_expectation(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    catalog::check_keys(doc, ptr, {"workspace", "ready_within", "never_ready", "condition", "nodeclaims", "metric",
-                                   "below", "above", "state"});
+    catalog::check_keys(
+        doc, ptr,
+        {"workspace", "ready_within", "never_ready", "condition", "nodeclaims", "metric", "below", "above", "state"});
     Expectation e;
     e.line = doc.position_of(ptr).line;
     require_present(doc, ptr, "workspace");
     e.workspace = ref_at(pointer_join(ptr, "workspace"));
-    std::string which = exactly_one(doc, ptr, {"ready_within", "never_ready", "condition", "nodeclaims", "metric", "state"},
-                                    "a check");
+    std::string which =
+        exactly_one(doc, ptr, {"ready_within", "never_ready", "condition", "nodeclaims", "metric", "state"}, "a check");
     std::string p = pointer_join(ptr, which);
     if (which != "metric") {
       for (const char* k : {"below", "above"})
@@ -1143,9 +1176,11 @@ class Loader {
       e.condition_type = get_string(doc, pointer_join(p, "type"));
       require_present(doc, p, "status");
       std::string sp = pointer_join(p, "status");
-      if (node(doc, sp).is_boolean()) e.condition_status = get_bool(doc, sp) ? "True" : "False";
-      else e.condition_status = std::vector<std::string>{"True", "False", "Unknown"}[get_choice(
-               doc, sp, {"True", "False", "Unknown"}, "condition status")];
+      if (node(doc, sp).is_boolean())
+        e.condition_status = get_bool(doc, sp) ? "True" : "False";
+      else
+        e.condition_status = std::vector<std::string>{
+            "True", "False", "Unknown"}[get_choice(doc, sp, {"True", "False", "Unknown"}, "condition status")];
       if (has(doc, p, "reason")) e.condition_reason = get_string(doc, pointer_join(p, "reason"));
     } else if (which == "nodeclaims") {
       e.kind = Expectation::Kind::kNodeClaims;
@@ -1158,8 +1193,8 @@ class Loader {
       if (e.equals && (e.min || e.max))
         throw doc.key_error(pointer_join(p, "equals"), "equals cannot be combined with min or max");
       if (e.min && e.max && *e.min > *e.max)
-        throw doc.error(pointer_join(p, "max"), "max (" + std::to_string(*e.max) + ") must not be below min (" +
-                                                    std::to_string(*e.min) + ")");
+        throw doc.error(pointer_join(p, "max"),
+                        "max (" + std::to_string(*e.max) + ") must not be below min (" + std::to_string(*e.min) + ")");
     } else if (which == "metric") {
       e.kind = Expectation::Kind::kMetric;
       e.metric = get_string(doc, p);
@@ -1167,8 +1202,10 @@ class Loader {
       if (!unit) {
         std::string msg = "unknown metric \"" + e.metric + "\"";
         std::string suggestion = closest_match(e.metric, known_metrics());
-        if (!suggestion.empty()) msg += " (did you mean \"" + suggestion + "\"?)";
-        else msg += "; expected e.g. ttft_p95, tpot_mean, e2el_p99, output_throughput, request_throughput";
+        if (!suggestion.empty())
+          msg += " (did you mean \"" + suggestion + "\"?)";
+        else
+          msg += "; expected e.g. ttft_p95, tpot_mean, e2el_p99, output_throughput, request_throughput";
         throw doc.error(p, msg);
       }
       e.unit = *unit;
@@ -1187,11 +1224,16 @@ class Loader {
     const json& n = node(doc, ptr);
     auto unit_hint = [&]() -> std::string {
       switch (e.unit) {
-        case MetricUnit::kSeconds: return "a time such as 2s or 500ms";
-        case MetricUnit::kTokensPerSecond: return "a rate such as 100 tok/s";
-        case MetricUnit::kRequestsPerSecond: return "a rate such as 2 req/s";
-        case MetricUnit::kCount: return "a number";
-        case MetricUnit::kFraction: return "a fraction such as 0.9 or 90%";
+        case MetricUnit::kSeconds:
+          return "a time such as 2s or 500ms";
+        case MetricUnit::kTokensPerSecond:
+          return "a rate such as 100 tok/s";
+        case MetricUnit::kRequestsPerSecond:
+          return "a rate such as 2 req/s";
+        case MetricUnit::kCount:
+          return "a number";
+        case MetricUnit::kFraction:
+          return "a fraction such as 0.9 or 90%";
       }
       return "";
     };
@@ -1225,8 +1267,7 @@ class Loader {
       } else {
         throw doc.error(ptr, "invalid value \"" + s + "\" for " + e.metric + "; expected " + unit_hint());
       }
-      if (*given != e.unit)
-        throw doc.error(ptr, e.metric + " is compared with " + unit_hint() + ", got \"" + s + "\"");
+      if (*given != e.unit) throw doc.error(ptr, e.metric + " is compared with " + unit_hint() + ", got \"" + s + "\"");
       e.threshold = value;
     } else {
       throw doc.error(ptr, "expected " + unit_hint() + ", got " + describe(n));
@@ -1254,9 +1295,12 @@ class Loader {
       if (s.find_workspace(r.ref)) continue;
       std::string msg = "no Workspace \"" + r.ref.to_string() + "\" is defined in workspaces";
       std::string suggestion = closest_match(r.ref.to_string(), defined);
-      if (!suggestion.empty()) msg += " (did you mean \"" + suggestion + "\"?)";
-      else if (defined.empty()) msg += " (none are)";
-      else msg += "; defined: " + join(defined, ", ");
+      if (!suggestion.empty())
+        msg += " (did you mean \"" + suggestion + "\"?)";
+      else if (defined.empty())
+        msg += " (none are)";
+      else
+        msg += "; defined: " + join(defined, ", ");
       throw doc_->error(r.pointer, msg);
     }
   }

@@ -70,8 +70,8 @@ struct DatasetSpec {
   std::string source;
   int64_t examples = 0;
   double tokens_per_example = 0;
-  double size_mib = 0;           //!< download size; 0: estimated from the token count
-  bool available = true;         //!< false: the download fails (HTTP 404)
+  double size_mib = 0;    //!< download size; 0: estimated from the token count
+  bool available = true;  //!< false: the download fails (HTTP 404)
   int line = 0;
 };
 
@@ -88,19 +88,19 @@ struct ClusterSpec {
 //! One Kubernetes object to apply (a Workspace, or a ConfigMap, Secret, ... that goes with it), with
 //! where it was written so later admission errors can point at file:line.
 struct ManifestSource {
-  json manifest;             //!< the whole object; metadata.namespace filled in for namespaced kinds
+  json manifest;  //!< the whole object; metadata.namespace filled in for namespaced kinds
   std::string api_version;
   std::string kind;
   std::string name;
-  std::string namespace_;    //!< "default" when absent; "" for cluster-scoped kinds (Node, NodeClaim, ...)
-  std::string file;          //!< file holding the document (the scenario itself for inline manifests)
-  int line = 0;              //!< line of the document start (or of the inline `manifest:` value)
-  Duration at = 0;           //!< when to apply it, from the start of the run
+  std::string namespace_;  //!< "default" when absent; "" for cluster-scoped kinds (Node, NodeClaim, ...)
+  std::string file;        //!< file holding the document (the scenario itself for inline manifests)
+  int line = 0;            //!< line of the document start (or of the inline `manifest:` value)
+  Duration at = 0;         //!< when to apply it, from the start of the run
   std::shared_ptr<const catalog::YamlDocument> doc;  //!< positions of every field
-  std::string pointer;       //!< JSON pointer of the manifest inside `doc` ("" for a file document)
+  std::string pointer;  //!< JSON pointer of the manifest inside `doc` ("" for a file document)
 
   bool is_workspace() const { return kind == "Workspace"; }
-  std::string key() const;   //!< "Workspace/default/workspace-phi-3-mini"
+  std::string key() const;  //!< "Workspace/default/workspace-phi-3-mini"
   //! An InputError positioned at `pointer_in_manifest` ("/resource/instanceType") of this manifest.
   InputError error(const std::string& pointer_in_manifest, const std::string& message) const;
 };
@@ -119,8 +119,8 @@ const char* arrival_process_name(ArrivalProcess p);  //!< "poisson", "gamma", "c
 
 struct ArrivalSpec {
   ArrivalProcess process = ArrivalProcess::kPoisson;
-  double rate_per_second = 0;              //!< poisson, gamma
-  double cv = 1;                           //!< gamma: coefficient of variation of inter-arrival times
+  double rate_per_second = 0;  //!< poisson, gamma
+  double cv = 1;               //!< gamma: coefficient of variation of inter-arrival times
   //! poisson, gamma: a daily cycle, rate x (1 + amplitude x cos(2 pi (t - peak) / period)); 0 = flat.
   double diurnal_amplitude = 0;
   Duration diurnal_period = 24 * kHour;
@@ -135,16 +135,16 @@ struct ArrivalSpec {
 struct TrafficSpec {
   WorkspaceRef workspace;
   Duration start = 0;
-  std::optional<Duration> end;             //!< none: until the end of the run
+  std::optional<Duration> end;  //!< none: until the end of the run
   ArrivalSpec arrival;
   //! Always set unless the arrival process is a trace (whose rows then carry the token counts).
   std::optional<TokenDist> prompt_tokens;
   std::optional<TokenDist> output_tokens;
   //! How the Service spreads requests over ready endpoints (the first entry of a workspace decides).
   enum class Routing { kLeastOutstanding, kRoundRobin } routing = Routing::kLeastOutstanding;
-  int64_t queue_limit = 1000;              //!< requests held while the workspace has no ready endpoint
-  Duration queue_timeout = 10 * kMinute;   //!< then they fail, as a client gives up
-  std::optional<Duration> slo_ttft;        //!< goodput counts requests within both SLOs
+  int64_t queue_limit = 1000;             //!< requests held while the workspace has no ready endpoint
+  Duration queue_timeout = 10 * kMinute;  //!< then they fail, as a client gives up
+  std::optional<Duration> slo_ttft;       //!< goodput counts requests within both SLOs
   std::optional<Duration> slo_tpot;
   int line = 0;
 };
@@ -212,19 +212,19 @@ struct Expectation {
   enum class Kind { kReadyWithin, kNeverReady, kCondition, kNodeClaims, kMetric, kState };
   Kind kind = Kind::kReadyWithin;
   WorkspaceRef workspace;
-  Duration ready_within = 0;          //!< kReadyWithin: from the start of the run
-  std::string condition_type;         //!< kCondition (checked at the end of the run)
-  std::string condition_status;       //!< "True", "False" or "Unknown"
-  std::string condition_reason;       //!< empty: any reason
-  std::optional<int64_t> min;         //!< kNodeClaims: NodeClaims ever created for the workspace
+  Duration ready_within = 0;     //!< kReadyWithin: from the start of the run
+  std::string condition_type;    //!< kCondition (checked at the end of the run)
+  std::string condition_status;  //!< "True", "False" or "Unknown"
+  std::string condition_reason;  //!< empty: any reason
+  std::optional<int64_t> min;    //!< kNodeClaims: NodeClaims ever created for the workspace
   std::optional<int64_t> max;
   std::optional<int64_t> equals;
-  std::string metric;                 //!< kMetric
-  bool below = true;                  //!< kMetric: true for `below`, false for `above`
-  double threshold = 0;               //!< kMetric: in the metric's unit (seconds, tok/s, req/s, count)
+  std::string metric;    //!< kMetric
+  bool below = true;     //!< kMetric: true for `below`, false for `above`
+  double threshold = 0;  //!< kMetric: in the metric's unit (seconds, tok/s, req/s, count)
   MetricUnit unit = MetricUnit::kSeconds;
-  std::string threshold_text;         //!< as written, for messages ("2s")
-  std::string state;                  //!< kState: status.state at the end of the run
+  std::string threshold_text;  //!< as written, for messages ("2s")
+  std::string state;           //!< kState: status.state at the end of the run
   int line = 0;
 
   //! "workspace-phi-3-mini ready within 25m", "workspace-phi-3-mini ttft_p95 below 2s", ...
@@ -239,8 +239,8 @@ struct GenericModel {
 };
 
 struct Scenario {
-  std::string file;          //!< path as given to load_scenario
-  std::string dir;           //!< directory that relative paths are resolved against
+  std::string file;  //!< path as given to load_scenario
+  std::string dir;   //!< directory that relative paths are resolved against
   std::string name;
   std::string description;
   uint64_t seed = 1;
@@ -249,8 +249,8 @@ struct Scenario {
   std::vector<GenericModel> models;
   std::vector<ManifestSource> manifests;  //!< from `workspaces:`, in file order
   std::vector<TrafficSpec> traffic;
-  Duration metrics_window = 0;            //!< per-window serving metrics in the summary; 0: none
-  std::vector<TimelineAction> timeline;   //!< in file order
+  Duration metrics_window = 0;           //!< per-window serving metrics in the summary; 0: none
+  std::vector<TimelineAction> timeline;  //!< in file order
   std::vector<Expectation> expect;
   //! SHA-256 over the scenario text and every file it references (manifests, traces, token data),
   //! each with the path as written: moving the directory keeps the hash, editing any input changes it.
@@ -272,8 +272,7 @@ Scenario parse_scenario(const std::string& text, const std::string& path);
 DurationDist parse_duration_dist(const catalog::YamlDocument& doc, const std::string& pointer);
 //! Reads a token-count distribution at `pointer` (fixed, uniform, lognormal, empirical; a plain
 //! integer means fixed). Empirical files are resolved against `base_dir` but not loaded.
-TokenDist parse_token_dist(const catalog::YamlDocument& doc, const std::string& pointer,
-                           const std::string& base_dir);
+TokenDist parse_token_dist(const catalog::YamlDocument& doc, const std::string& pointer, const std::string& base_dir);
 //! Token counts from a text file: one value per line, or the first column of a CSV; a non-numeric
 //! first line is taken as a header; blank lines and lines starting with '#' are skipped.
 std::vector<int64_t> parse_token_samples(const std::string& text, const std::string& file);

@@ -82,8 +82,9 @@ std::vector<TraceRow> read_trace(const std::string& path, const std::string& sho
   const int c_in = col({"prompt_tokens", "ContextTokens"});
   const int c_out = col({"output_tokens", "GeneratedTokens"});
   if (c_at < 0 || c_in < 0 || c_out < 0)
-    throw bad(1, "the header must name arrival_s,prompt_tokens,output_tokens (or the Azure trace's "
-                 "TIMESTAMP,ContextTokens,GeneratedTokens)");
+    throw bad(1,
+              "the header must name arrival_s,prompt_tokens,output_tokens (or the Azure trace's "
+              "TIMESTAMP,ContextTokens,GeneratedTokens)");
   const bool azure = header[static_cast<size_t>(c_at)] == "TIMESTAMP";
   std::vector<TraceRow> rows;
   double first_ts = 0;
@@ -99,7 +100,8 @@ std::vector<TraceRow> read_trace(const std::string& path, const std::string& sho
         const std::string& ts = cells[static_cast<size_t>(c_at)];
         const size_t sp = ts.find(' ');
         if (sp == std::string::npos || ts.size() < sp + 9) throw std::invalid_argument("timestamp");
-        t = std::stod(ts.substr(sp + 1, 2)) * 3600 + std::stod(ts.substr(sp + 4, 2)) * 60 + std::stod(ts.substr(sp + 7));
+        t = std::stod(ts.substr(sp + 1, 2)) * 3600 + std::stod(ts.substr(sp + 4, 2)) * 60 +
+            std::stod(ts.substr(sp + 7));
         if (rows.empty()) first_ts = t;
         t -= first_ts;
       } else {
@@ -114,8 +116,7 @@ std::vector<TraceRow> read_trace(const std::string& path, const std::string& sho
     } catch (const std::exception&) {
       throw bad(n, "expected a time >= 0 and token counts >= 1, got \"" + line + "\"");
     }
-    if (!rows.empty() && r.at < rows.back().at)
-      throw bad(n, "arrival times must not decrease");
+    if (!rows.empty() && r.at < rows.back().at) throw bad(n, "arrival times must not decrease");
     rows.push_back(r);
   }
   return rows;
@@ -174,7 +175,7 @@ struct ServingModel::Impl {
       std::vector<double> ttft, tpot;
       ArrivalGauges gauges;
     };
-    std::map<int64_t, Window> windows;    // by index of the window the request finished in
+    std::map<int64_t, Window> windows;  // by index of the window the request finished in
   };
   struct Source {
     const TrafficSpec* spec = nullptr;
@@ -203,7 +204,14 @@ struct ServingModel::Impl {
   std::string cloud;
 
   Impl(Kernel& k, Cluster& c, const Scenario& s, const catalog::Catalog& ca, EventLog& l, uint64_t sd, ProfileReader p)
-      : kernel(k), cluster(c), sc(s), cat(ca), log(l), seed(sd), profile(std::move(p)), cloud(cloud_kind_name(s.cluster.cloud)) {}
+      : kernel(k),
+        cluster(c),
+        sc(s),
+        cat(ca),
+        log(l),
+        seed(sd),
+        profile(std::move(p)),
+        cloud(cloud_kind_name(s.cluster.cloud)) {}
 
   Workspace* workspace_of(const std::string& ns, const std::string& name) {
     auto it = workspaces.find(ns + "/" + name);
@@ -249,8 +257,9 @@ struct ServingModel::Impl {
   }
 
   Duration gap(Source& s, double rate) {
-    const double secs = s.spec->arrival.process == ArrivalProcess::kGamma ? s.arrivals.gamma_mean_cv(1.0 / rate, s.spec->arrival.cv)
-                                                                        : s.arrivals.exponential(rate);
+    const double secs = s.spec->arrival.process == ArrivalProcess::kGamma
+                            ? s.arrivals.gamma_mean_cv(1.0 / rate, s.spec->arrival.cv)
+                            : s.arrivals.exponential(rate);
     return std::max<Duration>(1, from_seconds(secs));
   }
 
@@ -352,7 +361,9 @@ struct ServingModel::Impl {
     complete(ws, ep, done);
     const auto& kv = ep.engine->kv();
     sample_gauges(ws,
-                  kv.num_blocks > 0 ? 1.0 - static_cast<double>(ep.engine->free_blocks()) / static_cast<double>(kv.num_blocks) : 0.0,
+                  kv.num_blocks > 0
+                      ? 1.0 - static_cast<double>(ep.engine->free_blocks()) / static_cast<double>(kv.num_blocks)
+                      : 0.0,
                   static_cast<int64_t>(ws.queue.size() + ep.engine->waiting()));
     const gpu::SubmitResult res = ep.engine->submit(gpu::Request{r.id, kernel.now(), r.prompt, r.output});
     if (res != gpu::SubmitResult::kAccepted) {
@@ -425,13 +436,16 @@ struct ServingModel::Impl {
       opts.selector = selector;
       if (auto pods = cluster.list("Pod", opts))
         for (const auto& p : pods.value())
-          if (!p->meta.deletion_timestamp && condition_is_true(p->at("/status/conditions"), "Ready")) ready.push_back(p);
+          if (!p->meta.deletion_timestamp && condition_is_true(p->at("/status/conditions"), "Ready"))
+            ready.push_back(p);
     }
-    std::sort(ready.begin(), ready.end(), [](const ObjectPtr& a, const ObjectPtr& b) { return a->meta.name < b->meta.name; });
+    std::sort(ready.begin(), ready.end(),
+              [](const ObjectPtr& a, const ObjectPtr& b) { return a->meta.name < b->meta.name; });
     // Drop endpoints that left; their requests fail (the connection drops).
     for (size_t i = 0; i < ws.endpoints.size();) {
       Endpoint& ep = *ws.endpoints[i];
-      const bool still = std::any_of(ready.begin(), ready.end(), [&](const ObjectPtr& p) { return p->meta.name == ep.pod; });
+      const bool still =
+          std::any_of(ready.begin(), ready.end(), [&](const ObjectPtr& p) { return p->meta.name == ep.pod; });
       if (still) {
         ++i;
         continue;
@@ -439,8 +453,8 @@ struct ServingModel::Impl {
       drop(ws, i, "not ready");
     }
     for (const auto& p : ready) {
-      const bool known = std::any_of(ws.endpoints.begin(), ws.endpoints.end(),
-                                     [&](const auto& e) { return e->pod == p->meta.name; });
+      const bool known =
+          std::any_of(ws.endpoints.begin(), ws.endpoints.end(), [&](const auto& e) { return e->pod == p->meta.name; });
       if (!known && !unservable.count(p->meta.uid)) add_endpoint(ws, *p);
     }
     std::sort(ws.endpoints.begin(), ws.endpoints.end(), [](const auto& a, const auto& b) { return a->pod < b->pod; });
@@ -493,8 +507,8 @@ struct ServingModel::Impl {
       ep->engine = std::make_unique<gpu::ReplicaEngine>(*ep->predictor, cfg);
       const auto& kv = ep->engine->kv();
       log.record("Serving", who,
-                 "endpoint ready: " + d.model.hf_id + " on " + std::to_string(d.tp * d.pp) + " x " + d.gpu.id + " (TP " +
-                     std::to_string(d.tp) + ", PP " + std::to_string(d.pp) + "), KV cache " +
+                 "endpoint ready: " + d.model.hf_id + " on " + std::to_string(d.tp * d.pp) + " x " + d.gpu.id +
+                     " (TP " + std::to_string(d.tp) + ", PP " + std::to_string(d.pp) + "), KV cache " +
                      std::to_string(kv.num_blocks * cfg.block_size) + " tokens, max-model-len " +
                      std::to_string(kv.max_model_len));
     } catch (const InputError& e) {
@@ -505,11 +519,13 @@ struct ServingModel::Impl {
     ws.endpoints.push_back(std::move(ep));
   }
 
-  bool deployment_of(const Object& pod, const Object* node, gpu::Deployment& d, gpu::EngineConfig& cfg, std::string& why) {
+  bool deployment_of(const Object& pod, const Object* node, gpu::Deployment& d, gpu::EngineConfig& cfg,
+                     std::string& why) {
     if (!node) return why = "its node is gone", false;
     // The pod's command line says what vLLM was told (model, TP, PP, memory utilisation, context).
     const cluster_model::AppProfile app = profile(pod, node);
-    if (app.kind != cluster_model::AppProfile::Kind::kVllm && app.kind != cluster_model::AppProfile::Kind::kTransformers)
+    if (app.kind != cluster_model::AppProfile::Kind::kVllm &&
+        app.kind != cluster_model::AppProfile::Kind::kTransformers)
       return why = "not an inference server KAITO starts (vLLM or transformers)", false;
     const gpu::HardwareCatalog& hw = gpu::default_hardware();
     if (const ModelPreset* preset = cat.presets.find(app.model)) {
@@ -548,7 +564,8 @@ namespace ktwin::sim {
 
 ServingModel::ServingModel(Kernel& kernel, Cluster& cluster, const Scenario& scenario, const catalog::Catalog& catalog,
                            EventLog& log, uint64_t seed, ProfileReader profile)
-    : impl_(std::make_unique<Impl>(kernel, cluster, scenario, catalog, log, seed, std::move(profile))), scenario_(scenario) {}
+    : impl_(std::make_unique<Impl>(kernel, cluster, scenario, catalog, log, seed, std::move(profile))),
+      scenario_(scenario) {}
 
 ServingModel::~ServingModel() = default;
 
@@ -604,9 +621,12 @@ LatencySummary itl_summary(const gpu::ItlHistogram& h) {
 // {mean, max} of what arrivals saw; null when nothing was sampled.
 json gauge_json(const ArrivalGauges& g, bool kv) {
   auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
-  if (kv) return g.kv_samples == 0 ? json(nullptr) : json{{"mean", r4(g.kv_sum / static_cast<double>(g.kv_samples))}, {"max", r4(g.kv_max)}};
+  if (kv)
+    return g.kv_samples == 0 ? json(nullptr)
+                             : json{{"mean", r4(g.kv_sum / static_cast<double>(g.kv_samples))}, {"max", r4(g.kv_max)}};
   if (g.waiting_samples == 0) return nullptr;
-  return {{"mean", r4(static_cast<double>(g.waiting_sum) / static_cast<double>(g.waiting_samples))}, {"max", g.waiting_max}};
+  return {{"mean", r4(static_cast<double>(g.waiting_sum) / static_cast<double>(g.waiting_samples))},
+          {"max", g.waiting_max}};
 }
 
 }  // namespace
@@ -618,25 +638,28 @@ json ServingModel::metrics_json() const {
                             ? to_seconds(ws->last_finish - ws->first_arrival)
                             : 0.0;
     auto per_s = [&](double v) { return secs > 0 ? std::round(v / secs * 1000.0) / 1000.0 : 0.0; };
-    json m = {{"requests", ws->requests},
-              {"completed", ws->completed},
-              {"failed", ws->failed},
-              {"rejected", ws->rejected},
-              {"duration_s", std::round(secs * 1000.0) / 1000.0},
-              {"out_tok_s", per_s(static_cast<double>(ws->out_tokens))},
-              {"total_tok_s", per_s(static_cast<double>(ws->out_tokens + ws->in_tokens))},
-              {"req_s", per_s(static_cast<double>(ws->completed))},
-              {"ttft_ms", latency_json(summarize_latencies(ws->ttft))},
-              {"tpot_ms", latency_json(summarize_latencies(ws->tpot))},
-              {"itl_ms", latency_json(itl_summary(ws->itl))},
-              {"e2el_ms", latency_json(summarize_latencies(ws->e2el))},
-              {"max_queue", ws->max_queue},
-              {"kv_cache_usage", gauge_json(ws->gauges, true)},
-              {"num_requests_waiting", gauge_json(ws->gauges, false)},
-              {"goodput_req_s", ws->config->slo_ttft || ws->config->slo_tpot ? json(per_s(static_cast<double>(ws->good))) : json(nullptr)},
-              {"gpu_busy_fraction",
-               ws->endpoint_time > 0 ? std::round(static_cast<double>(ws->busy) / static_cast<double>(ws->endpoint_time) * 1e4) / 1e4
-                                     : 0.0}};
+    json m = {
+        {"requests", ws->requests},
+        {"completed", ws->completed},
+        {"failed", ws->failed},
+        {"rejected", ws->rejected},
+        {"duration_s", std::round(secs * 1000.0) / 1000.0},
+        {"out_tok_s", per_s(static_cast<double>(ws->out_tokens))},
+        {"total_tok_s", per_s(static_cast<double>(ws->out_tokens + ws->in_tokens))},
+        {"req_s", per_s(static_cast<double>(ws->completed))},
+        {"ttft_ms", latency_json(summarize_latencies(ws->ttft))},
+        {"tpot_ms", latency_json(summarize_latencies(ws->tpot))},
+        {"itl_ms", latency_json(itl_summary(ws->itl))},
+        {"e2el_ms", latency_json(summarize_latencies(ws->e2el))},
+        {"max_queue", ws->max_queue},
+        {"kv_cache_usage", gauge_json(ws->gauges, true)},
+        {"num_requests_waiting", gauge_json(ws->gauges, false)},
+        {"goodput_req_s",
+         ws->config->slo_ttft || ws->config->slo_tpot ? json(per_s(static_cast<double>(ws->good))) : json(nullptr)},
+        {"gpu_busy_fraction",
+         ws->endpoint_time > 0
+             ? std::round(static_cast<double>(ws->busy) / static_cast<double>(ws->endpoint_time) * 1e4) / 1e4
+             : 0.0}};
     if (!ws->windows.empty()) {
       const double win_s = to_seconds(scenario_.metrics_window);
       json windows = json::array();
@@ -666,7 +689,8 @@ std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_
     return std::nullopt;
   }
   const auto& ws = *it->second;
-  const double secs = ws.first_arrival >= 0 && ws.last_finish > ws.first_arrival ? to_seconds(ws.last_finish - ws.first_arrival) : 0;
+  const double secs =
+      ws.first_arrival >= 0 && ws.last_finish > ws.first_arrival ? to_seconds(ws.last_finish - ws.first_arrival) : 0;
   if (name == "completed_requests") return static_cast<double>(ws.completed);
   if (name.starts_with("kv_cache_usage_") || name.starts_with("num_requests_waiting_")) {
     const bool kv = name.starts_with("kv_");
@@ -721,13 +745,20 @@ std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_
     s = summarize_latencies(values);
   }
   double v = s.mean;
-  if (stat == "median" || stat == "p50") v = s.p50;
-  else if (stat == "p90") v = s.p90;
-  else if (stat == "p95") v = s.p95;
-  else if (stat == "p99") v = s.p99;
-  else if (stat == "p999") v = s.p999;
-  else if (stat == "min") v = s.min;
-  else if (stat == "max") v = s.max;
+  if (stat == "median" || stat == "p50")
+    v = s.p50;
+  else if (stat == "p90")
+    v = s.p90;
+  else if (stat == "p95")
+    v = s.p95;
+  else if (stat == "p99")
+    v = s.p99;
+  else if (stat == "p999")
+    v = s.p999;
+  else if (stat == "min")
+    v = s.min;
+  else if (stat == "max")
+    v = s.max;
   return v / 1000.0;  // ms -> s
 }
 

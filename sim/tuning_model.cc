@@ -1,4 +1,5 @@
 #include "sim/tuning_model.h"
+#include "core/util/yaml_guard.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -44,13 +45,14 @@ const DatasetSpec* find_dataset(const std::vector<std::string>& inputs, const st
 
 TrainingPlan parse_training_plan(const std::string& text) {
   TrainingPlan p;
-  if (text.empty()) return p;
+  if (text.empty() || find_yaml_parser_hazard(text).line > 0) return p;  // admission reports bad YAML
   try {
     const YAML::Node args = YAML::Load(text)["training_config"]["TrainingArguments"];
     if (!args || !args.IsMap()) return p;
     if (args["num_train_epochs"]) p.epochs = std::max(0.0, args["num_train_epochs"].as<double>());
     if (args["max_steps"]) p.max_steps = args["max_steps"].as<int64_t>();
-    if (args["per_device_train_batch_size"]) p.per_device_batch = std::max<int64_t>(1, args["per_device_train_batch_size"].as<int64_t>());
+    if (args["per_device_train_batch_size"])
+      p.per_device_batch = std::max<int64_t>(1, args["per_device_train_batch_size"].as<int64_t>());
     if (args["gradient_accumulation_steps"])
       p.grad_accumulation = std::max<int64_t>(1, args["gradient_accumulation_steps"].as<int64_t>());
     if (args["gradient_checkpointing"]) p.gradient_checkpointing = args["gradient_checkpointing"].as<bool>();
@@ -65,15 +67,19 @@ cluster_model::TuningOutcome predict_tuning(const cluster_model::TuningJobFacts&
   const ModelPreset* preset = w.presets ? w.presets->find(f.model) : nullptr;
   const double weights_gib = preset && preset->weights_gib > 0 ? preset->weights_gib : 10.0;
   double params_b = 0;
-  if (preset) params_b = preset->arch.active_params_billion > 0 ? preset->arch.active_params_billion : preset->arch.params_billion;
+  if (preset)
+    params_b =
+        preset->arch.active_params_billion > 0 ? preset->arch.active_params_billion : preset->arch.params_billion;
   if (params_b <= 0) params_b = weights_gib * 1.073741824 / 2;  // bf16: 2 bytes per parameter
 
   // The dataset.
   const DatasetSpec* ds = find_dataset(f.inputs, w.datasets);
   const int64_t examples = ds && ds->examples > 0 ? ds->examples : kDefaultExamples;
-  const double tokens_per_example = ds && ds->tokens_per_example > 0 ? ds->tokens_per_example : kDefaultTokensPerExample;
-  const double size_mib = ds && ds->size_mib > 0 ? ds->size_mib
-                                                 : static_cast<double>(examples) * tokens_per_example * kParquetBytesPerToken / (1 << 20);
+  const double tokens_per_example =
+      ds && ds->tokens_per_example > 0 ? ds->tokens_per_example : kDefaultTokensPerExample;
+  const double size_mib = ds && ds->size_mib > 0
+                              ? ds->size_mib
+                              : static_cast<double>(examples) * tokens_per_example * kParquetBytesPerToken / (1 << 20);
   out.dataset_fetch = from_seconds(1.0 + size_mib / kDownloadMibPerSecond);
   if (ds && !ds->available) {
     out.dataset_available = false;
@@ -93,8 +99,9 @@ cluster_model::TuningOutcome predict_tuning(const cluster_model::TuningJobFacts&
   const int gpus = std::max(1, f.gpus);
 
   // Start-up: base model download and load (each process loads its own copy).
-  const Duration startup = static_cast<Duration>(weights_gib * static_cast<double>(w.sample("weights_download_per_gib", f.model))) +
-                           static_cast<Duration>(weights_gib * static_cast<double>(w.sample("model_load_per_gib", f.model)));
+  const Duration startup =
+      static_cast<Duration>(weights_gib * static_cast<double>(w.sample("weights_download_per_gib", f.model))) +
+      static_cast<Duration>(weights_gib * static_cast<double>(w.sample("model_load_per_gib", f.model)));
 
   // Memory: KAITO's tuning requirement against the node's GPU memory (reachable only when the webhook's
   // resource check was bypassed, or on BYO nodes).
@@ -120,8 +127,8 @@ cluster_model::TuningOutcome predict_tuning(const cluster_model::TuningJobFacts&
   const double step_seconds = step_compute + kStepOverheadSeconds;
   const double train_seconds = steps * step_seconds;
   out.run = startup + from_seconds(train_seconds) + kSaveAndPush;
-  const std::string length = plan.max_steps > 0 ? "max_steps " + std::to_string(plan.max_steps)
-                                                 : fmt("%.3g epochs", plan.epochs);
+  const std::string length =
+      plan.max_steps > 0 ? "max_steps " + std::to_string(plan.max_steps) : fmt("%.3g epochs", plan.epochs);
   out.message = fmt("%.0f steps x %.2f s", steps, step_seconds) + " (" + std::to_string(examples) + " examples" +
                 (ds ? "" : " assumed") + fmt(", %.0f tokens each, ", tokens_per_example) + length + ", batch " +
                 std::to_string(plan.per_device_batch * plan.grad_accumulation) + " x " + std::to_string(gpus) +

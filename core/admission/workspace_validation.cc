@@ -19,6 +19,7 @@
 #include <set>
 
 #include "core/api/workspace.h"
+#include "core/util/yaml_guard.h"
 
 namespace ktwin::admission {
 
@@ -211,15 +212,18 @@ void check_adapters(Review& r, const std::vector<Adapter>& adapters, const json&
     double v = std::strtod(t.c_str(), &end);
     if (t.empty() || end != t.c_str() + t.size() || t != strength) {
       r.reject(pointer_join(ptr, "strength"), "Invalid strength value for Adapter '" + a.source.name +
-                                              "': strconv.ParseFloat: parsing \"" + strength + "\": invalid syntax");
+                                                  "': strconv.ParseFloat: parsing \"" + strength +
+                                                  "\": invalid syntax");
     } else if (!(v >= 0 && v <= 1.0)) {
-      r.reject(pointer_join(ptr, "strength"), "Strength value for Adapter '" + a.source.name + "' must be between 0 and 1");
+      r.reject(pointer_join(ptr, "strength"),
+               "Strength value for Adapter '" + a.source.name + "' must be between 0 and 1");
     }
   }
   for (size_t i = 0; i < adapters.size(); ++i) {
     const std::string& name = adapters[i].source.name;
     if (!seen.insert(name).second)
-      r.reject(pointer_join(pointer_join(pointer_join(base, i), "source"), "name"), "Duplicate adapter source name found: " + name);
+      r.reject(pointer_join(pointer_join(pointer_join(base, i), "source"), "name"),
+               "Duplicate adapter source name found: " + name);
   }
 }
 
@@ -269,6 +273,10 @@ json yaml_to_json(const YAML::Node& n) {
 
 //! Parses YAML text; on failure returns nullopt and sets `error`.
 std::optional<YAML::Node> load_yaml(const std::string& text, std::string* error) {
+  if (const YamlHazard h = find_yaml_parser_hazard(text); h.line > 0) {
+    *error = "yaml: line " + std::to_string(h.line) + ": ',' cannot start a value";
+    return std::nullopt;
+  }
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
@@ -668,12 +676,13 @@ void check_inference(Review& r, const Object& ws, const WorkspaceSpec& spec, con
     if (!preset) {
       // A deprecated name was already reported by the resource checks.
       if (!is_deprecated_preset(ctx, p.name))
-        r.reject("/inference/preset/name",
-                 "Unsupported inference preset name " + p.name +
-                     (p.name.find('/') != std::string::npos
-                          ? " (a Hugging Face id KAITO does not ship: the twin cannot fetch its config.json, so describe "
-                            "it under the scenario's models:)"
-                          : ""));
+        r.reject(
+            "/inference/preset/name",
+            "Unsupported inference preset name " + p.name +
+                (p.name.find('/') != std::string::npos
+                     ? " (a Hugging Face id KAITO does not ship: the twin cannot fetch its config.json, so describe "
+                       "it under the scenario's models:)"
+                     : ""));
       return;
     }
     const std::string runtime = kaito::runtime_of(ws);

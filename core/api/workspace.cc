@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <limits>
 #include <string_view>
 
 namespace ktwin::kaito {
@@ -33,8 +34,6 @@ const char* type_name(const json& j) {
       return "value";
   }
 }
-
-
 
 [[noreturn]] void wrong_type(const std::string& ptr, const char* want, const json& got) {
   throw FieldError(ptr, std::string("expected ") + want + ", got " + type_name(got));
@@ -70,10 +69,17 @@ std::string string_at(const json& obj, std::string_view key, const std::string& 
 std::optional<int> int_at(const json& obj, std::string_view key, const std::string& ptr) {
   const json* v = child(obj, key);
   if (!v) return std::nullopt;
-  if (v->is_number_integer()) return static_cast<int>(v->get<int64_t>());
+  // Kubernetes decodes these fields into int32: anything larger is an error there too, never a wrap.
+  auto in_range = [&](double d) {
+    if (d < std::numeric_limits<int32_t>::min() || d > std::numeric_limits<int32_t>::max())
+      throw FieldError(pointer_join(ptr, key), "must fit in a 32-bit integer, got " + v->dump());
+    return static_cast<int>(d);
+  };
+  if (v->is_number_unsigned()) return in_range(static_cast<double>(v->get<uint64_t>()));
+  if (v->is_number_integer()) return in_range(static_cast<double>(v->get<int64_t>()));
   if (v->is_number_float()) {
     double d = v->get<double>();
-    if (std::floor(d) == d) return static_cast<int>(d);
+    if (std::floor(d) == d) return in_range(d);
   }
   wrong_type(pointer_join(ptr, key), "an integer", *v);
 }
@@ -208,7 +214,8 @@ InferenceSpec parse_inference(const json& j, const std::string& ptr, bool beta) 
       if (!a.is_object()) wrong_type(iptr, "a map", a);
       check_fields(a, iptr, {"source", "strength"});
       Adapter ad;
-      if (const json* src = object_at(a, "source", iptr)) ad.source = parse_data_source(*src, pointer_join(iptr, "source"));
+      if (const json* src = object_at(a, "source", iptr))
+        ad.source = parse_data_source(*src, pointer_join(iptr, "source"));
       if (child(a, "strength")) ad.strength = string_at(a, "strength", iptr);
       s.adapters.push_back(std::move(ad));
     }
@@ -223,7 +230,8 @@ TuningSpec parse_tuning(const json& j, const std::string& ptr, bool beta) {
   t.method = string_at(j, "method", ptr);
   t.config = string_at(j, "config", ptr);
   if (const json* in = object_at(j, "input", ptr)) t.input = parse_data_source(*in, pointer_join(ptr, "input"));
-  if (const json* out = object_at(j, "output", ptr)) t.output = parse_data_destination(*out, pointer_join(ptr, "output"));
+  if (const json* out = object_at(j, "output", ptr))
+    t.output = parse_data_destination(*out, pointer_join(ptr, "output"));
   return t;
 }
 

@@ -114,7 +114,8 @@ Result<bool> node_plugins_ready(Cluster& cluster, const std::vector<ObjectPtr>& 
 std::string pressure_warning(const std::vector<ObjectPtr>& nodes) {
   for (const auto& node : nodes)
     for (const char* p : {"MemoryPressure", "DiskPressure", "PIDPressure"})
-      if (condition_is_true(node->at("/status/conditions"), p)) return "; warning: node " + node->meta.name + " has " + p;
+      if (condition_is_true(node->at("/status/conditions"), p))
+        return "; warning: node " + node->meta.name + " has " + p;
   return "";
 }
 
@@ -171,8 +172,7 @@ class GpuProvisioner : public NodeProvisioner {
       }
       if (!created) {
         d_.expectations.lower(key);
-        d_.events.warning(ctx.ws, "NodeClaimCreationFailed",
-                          "Failed to create NodeClaim: " + created.error().message);
+        d_.events.warning(ctx.ws, "NodeClaimCreationFailed", "Failed to create NodeClaim: " + created.error().message);
         for (int rest = i + 1; rest < to_create; ++rest) d_.expectations.lower(key);
         return created.error();
       }
@@ -274,7 +274,8 @@ class GpuProvisioner : public NodeProvisioner {
                    ", CurrentReadyNodes: " + str_of(ready_nodes) + ")" + pressure;
     }
 
-    Condition rr{kaito::kCondResourceReady, "True", "workspaceResourceStatusSuccess", "workspace resource is ready", gen, 0};
+    Condition rr{kaito::kCondResourceReady,     "True", "workspaceResourceStatusSuccess",
+                 "workspace resource is ready", gen,    0};
     if (nc.status != "True" || nr.status != "True") {
       rr.status = "False";
       const Condition& failing = nc.status != "True" ? nc : nr;
@@ -330,17 +331,19 @@ class ByoProvisioner : public NodeProvisioner {
     const std::string counts =
         "(TargetNodes: " + str_of(ctx.target_nodes) + ", CurrentReadyNodes: " + str_of(ready) + ")";
     if (ready >= ctx.target_nodes)
-      return std::vector<Condition>{Condition{kaito::kCondNodesReady, "True", "NodesReady", "Enough nodes are ready " + counts, gen, 0},
-              Condition{kaito::kCondResourceReady, "True", "workspaceResourceStatusSuccess", "workspace resource is ready", gen, 0}};
-    return std::vector<Condition>{Condition{kaito::kCondNodesReady, "False", "NodeNotReady", "Ready nodes are not enough " + counts, gen, 0},
-            Condition{kaito::kCondResourceReady, "False", "workspaceResourceStatusNotReady",
-                      "Ready nodes are not enough " + counts, gen, 0}};
+      return std::vector<Condition>{
+          Condition{kaito::kCondNodesReady, "True", "NodesReady", "Enough nodes are ready " + counts, gen, 0},
+          Condition{kaito::kCondResourceReady, "True", "workspaceResourceStatusSuccess", "workspace resource is ready",
+                    gen, 0}};
+    return std::vector<Condition>{
+        Condition{kaito::kCondNodesReady, "False", "NodeNotReady", "Ready nodes are not enough " + counts, gen, 0},
+        Condition{kaito::kCondResourceReady, "False", "workspaceResourceStatusNotReady",
+                  "Ready nodes are not enough " + counts, gen, 0}};
   }
 
  private:
   ProvisionerDeps d_;
 };
-
 
 // Karpenter mode: one NodePool per workspace with static capacity (spec.replicas); Karpenter creates
 // and heals the NodeClaims. Ready BYO nodes and legacy gpu-provisioner NodeClaims cover part of the
@@ -353,7 +356,7 @@ class KarpenterProvisioner : public NodeProvisioner {
     int ready_with_instance_type = 0;  //!< BYO + legacy + Karpenter nodes, Ready, of the right SKU
     int covered_by_others = 0;         //!< ready BYO nodes + live legacy NodeClaims
     int target_claims = 0;
-    std::vector<ObjectPtr> claims;     //!< this workspace's NodePool's NodeClaims
+    std::vector<ObjectPtr> claims;  //!< this workspace's NodePool's NodeClaims
     std::vector<ObjectPtr> ready_claims;
   };
 
@@ -365,8 +368,10 @@ class KarpenterProvisioner : public NodeProvisioner {
   Status check_node_class(const std::string& name) {
     auto nc = d_.cluster.get(d_.config.node_class.kind, "", name);
     std::string why;
-    if (!nc) why = "getting NodeClass \"" + name + "\": " + nc.error().message;
-    else if (!(*nc)->at("/status/conditions").is_array()) why = "NodeClass \"" + name + "\" has no status conditions";
+    if (!nc)
+      why = "getting NodeClass \"" + name + "\": " + nc.error().message;
+    else if (!(*nc)->at("/status/conditions").is_array())
+      why = "NodeClass \"" + name + "\" has no status conditions";
     else if (!condition_is_true((*nc)->at("/status/conditions"), "Ready"))
       why = "NodeClass \"" + name + "\" exists but is not Ready";
     if (why.empty()) return {};
@@ -384,7 +389,8 @@ class KarpenterProvisioner : public NodeProvisioner {
       if (!node_is_ready(*node) || !it || *it != ctx.spec.resource.instance_type) continue;
       const std::string* karpenter_owner = node->meta.label(kaito::kLabelKarpenterWorkspaceName);
       const std::string* legacy_owner = node->meta.label(kaito::kLabelWorkspace);
-      if ((karpenter_owner && *karpenter_owner != ctx.ws.meta.name) || (legacy_owner && *legacy_owner != ctx.ws.meta.name))
+      if ((karpenter_owner && *karpenter_owner != ctx.ws.meta.name) ||
+          (legacy_owner && *legacy_owner != ctx.ws.meta.name))
         continue;
       ++snap.ready_with_instance_type;
       if (!karpenter_owner && !legacy_owner) ++byo;
@@ -427,10 +433,13 @@ class KarpenterProvisioner : public NodeProvisioner {
       if (!existing.is(ErrorCode::kNotFound)) return existing.error();
       auto created = d_.cluster.create(build_nodepool(ctx.ws, ctx.spec, d_.config, class_name, desired));
       if (!created && !created.is(ErrorCode::kAlreadyExists)) {
-        d_.events.warning(ctx.ws, "NodePoolCreationFailed", "Failed to create NodePool " + name + ": " + created.error().message);
+        d_.events.warning(ctx.ws, "NodePoolCreationFailed",
+                          "Failed to create NodePool " + name + ": " + created.error().message);
         return created.error();
       }
-      if (created) d_.events.normal(ctx.ws, "NodePoolCreated", "Created NodePool " + name + " with " + str_of(desired) + " replicas");
+      if (created)
+        d_.events.normal(ctx.ws, "NodePoolCreated",
+                         "Created NodePool " + name + " with " + str_of(desired) + " replicas");
       return {};
     }
     const json& current = existing.value()->at("/spec/replicas");
@@ -478,8 +487,12 @@ class KarpenterProvisioner : public NodeProvisioner {
     const int64_t gen = ctx.ws.meta.generation;
     Condition nc{kaito::kCondNodeClaimReady, "False", "NodeClaimNotReady", "Ready NodeClaims are not enough", gen, 0};
     Condition nr{kaito::kCondNodesReady, "False", "NodeNotReady", "Not enough Nodes are ready", gen, 0};
-    Condition rr{kaito::kCondResourceReady, "False", "workspaceResourceStatusNotReady",
-                 "node claim or node status condition not ready", gen, 0};
+    Condition rr{kaito::kCondResourceReady,
+                 "False",
+                 "workspaceResourceStatusNotReady",
+                 "node claim or node status condition not ready",
+                 gen,
+                 0};
     if (static_cast<int>(snap.ready_claims.size()) >= snap.target_claims) {
       nc.status = "True";
       nc.reason = "NodeClaimsReady";
@@ -534,33 +547,46 @@ class KarpenterProvisioner : public NodeProvisioner {
 
 std::unique_ptr<NodeProvisioner> make_node_provisioner(const ProvisionerDeps& deps) {
   switch (deps.config.node_provisioner) {
-    case NodeProvisionerKind::kByo: return std::make_unique<ByoProvisioner>(deps);
-    case NodeProvisionerKind::kKarpenter: return std::make_unique<KarpenterProvisioner>(deps);
-    case NodeProvisionerKind::kGpuProvisioner: break;
+    case NodeProvisionerKind::kByo:
+      return std::make_unique<ByoProvisioner>(deps);
+    case NodeProvisionerKind::kKarpenter:
+      return std::make_unique<KarpenterProvisioner>(deps);
+    case NodeProvisionerKind::kGpuProvisioner:
+      break;
   }
   return std::make_unique<GpuProvisioner>(deps);
 }
 
 const char* node_provisioner_name(NodeProvisionerKind k) {
   switch (k) {
-    case NodeProvisionerKind::kGpuProvisioner: return "gpu-provisioner";
-    case NodeProvisionerKind::kKarpenter: return "karpenter";
-    case NodeProvisionerKind::kByo: return "byo";
+    case NodeProvisionerKind::kGpuProvisioner:
+      return "gpu-provisioner";
+    case NodeProvisionerKind::kKarpenter:
+      return "karpenter";
+    case NodeProvisionerKind::kByo:
+      return "byo";
   }
   return "unknown";
 }
 
 KarpenterNodeClassConfig default_node_class_config(const std::string& cloud) {
   if (cloud == "aws") return {"karpenter.k8s.aws", "v1", "EC2NodeClass", "default", {"default"}};
-  return {"karpenter.azure.com", "v1beta1", "AKSNodeClass", "image-family-ubuntu",
+  return {"karpenter.azure.com",
+          "v1beta1",
+          "AKSNodeClass",
+          "image-family-ubuntu",
           {"image-family-azure-linux", "image-family-ubuntu"}};
 }
 
 bool parse_node_provisioner(const std::string& s, NodeProvisionerKind& out) {
-  if (s == "gpu-provisioner" || s == "azure-gpu-provisioner") out = NodeProvisionerKind::kGpuProvisioner;
-  else if (s == "karpenter") out = NodeProvisionerKind::kKarpenter;
-  else if (s == "byo") out = NodeProvisionerKind::kByo;
-  else return false;
+  if (s == "gpu-provisioner" || s == "azure-gpu-provisioner")
+    out = NodeProvisionerKind::kGpuProvisioner;
+  else if (s == "karpenter")
+    out = NodeProvisionerKind::kKarpenter;
+  else if (s == "byo")
+    out = NodeProvisionerKind::kByo;
+  else
+    return false;
   return true;
 }
 

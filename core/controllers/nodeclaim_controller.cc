@@ -94,7 +94,8 @@ InstanceSpec NodeClaimReconciler::instance_spec(const Object& nc, std::string& p
   spec.image_family = family ? *family : "ubuntu";
   const json& taints = nc.at("/spec/taints");
   if (taints.is_array())
-    for (const auto& t : taints) spec.taints.push_back(Taint{t.value("key", ""), t.value("value", ""), t.value("effect", "")});
+    for (const auto& t : taints)
+      spec.taints.push_back(Taint{t.value("key", ""), t.value("value", ""), t.value("effect", "")});
   return spec;
 }
 
@@ -256,9 +257,12 @@ ReconcileResult NodeClaimReconciler::reconcile(const Request& req, std::optional
   bool any_false = false;
   for (const char* t : {"Launched", "Registered", "Initialized"})
     any_false = any_false || condition_status(conds, t) == "False";
-  if (all) set("Ready", "True", "Ready", "");
-  else if (any_false) set("Ready", "False", "NotReady", "a lifecycle condition is False");
-  else set("Ready", "Unknown", "AwaitingReconciliation", "object is awaiting reconciliation");
+  if (all)
+    set("Ready", "True", "Ready", "");
+  else if (any_false)
+    set("Ready", "False", "NotReady", "a lifecycle condition is False");
+  else
+    set("Ready", "Unknown", "AwaitingReconciliation", "object is awaiting reconciliation");
 
   if (status != before) {
     Object updated = nc;  // copy only when there is something to write

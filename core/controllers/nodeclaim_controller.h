@@ -19,8 +19,8 @@ struct NodeClaimLifecycleConfig {
   std::string cloud = "azure";
   Duration launch_timeout = 5 * kMinute;  //!< Launched=False this long after creation -> delete
   Duration registration_timeout = 15 * kMinute;
-  Duration repair_after = 10 * kMinute;  //!< node Ready False/Unknown this long -> replace
-  Duration poll_interval = 30 * kSecond; //!< long-running cloud operations (Azure SDK poller default)
+  Duration repair_after = 10 * kMinute;   //!< node Ready False/Unknown this long -> replace
+  Duration poll_interval = 30 * kSecond;  //!< long-running cloud operations (Azure SDK poller default)
   Duration gc_interval = 2 * kMinute;
   Duration gc_min_age = 30 * kSecond;
 };

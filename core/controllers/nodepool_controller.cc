@@ -94,7 +94,8 @@ ReconcileResult NodePoolReconciler::reconcile(const Request& req, std::optional<
     Object updated = pool;
     updated.body["status"]["nodes"] = nodes;
     auto r = cluster_.update_status(std::move(updated));
-    if (!r && !r.is(ErrorCode::kNotFound) && !r.is(ErrorCode::kConflict)) error = ReconcileError{r.error().to_string(), false};
+    if (!r && !r.is(ErrorCode::kNotFound) && !r.is(ErrorCode::kConflict))
+      error = ReconcileError{r.error().to_string(), false};
   }
   return {};
 }

@@ -9,7 +9,8 @@ namespace ktwin {
 
 class NodePoolReconciler : public Reconciler {
  public:
-  NodePoolReconciler(Cluster& cluster, Clock& clock, EventRecorder& events) : cluster_(cluster), clock_(clock), events_(events) {}
+  NodePoolReconciler(Cluster& cluster, Clock& clock, EventRecorder& events)
+      : cluster_(cluster), clock_(clock), events_(events) {}
   ReconcileResult reconcile(const Request& req, std::optional<ReconcileError>& error) override;
   void setup_watches(Controller& controller);
 

@@ -16,7 +16,8 @@ static std::string format_util(double u) {
   return buf;
 }
 
-InferenceCommand build_inference_command(const InferenceCommandInput& in, const std::string& ws, const std::string& ns) {
+InferenceCommand build_inference_command(const InferenceCommandInput& in, const std::string& ws,
+                                         const std::string& ns) {
   InferenceCommand cmd;
   const ModelPreset& p = *in.preset;
   const int gpus = in.gpu.gpu_count > 0 ? in.gpu.gpu_count : 1;

@@ -13,9 +13,9 @@ namespace ktwin {
 
 struct InferenceCommandInput {
   const ModelPreset* preset = nullptr;
-  GpuConfig gpu;                            //!< per node
-  int nodes = 1;                            //!< targetNodeCount
-  std::string runtime = "vllm";             //!< vllm | transformers
+  GpuConfig gpu;                 //!< per node
+  int nodes = 1;                 //!< targetNodeCount
+  std::string runtime = "vllm";  //!< vllm | transformers
   std::string served_model_name;
   bool has_adapters = false;
   bool has_config_file = false;
@@ -24,7 +24,7 @@ struct InferenceCommandInput {
 
 struct InferenceCommand {
   std::map<std::string, std::string> flags;  //!< flag name (without --) -> value ("" for switches)
-  std::string shell;                          //!< the full `/bin/sh -c` command
+  std::string shell;                         //!< the full `/bin/sh -c` command
   int tensor_parallel = 1;
   int pipeline_parallel = 1;
   int data_parallel = 1;

@@ -86,8 +86,7 @@ std::optional<int64_t> WorkspaceReconciler::user_max_model_len(const Object& ws,
   const std::string digits = m[2].str();
   int64_t value = 0;
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || end != digits.data() + digits.size() || value < 1 ||
-      value > std::numeric_limits<int>::max())
+  if (ec != std::errc() || end != digits.data() + digits.size() || value < 1 || value > std::numeric_limits<int>::max())
     return std::nullopt;
   return value;
 }
@@ -120,15 +119,18 @@ ReconcileResult WorkspaceReconciler::reconcile(const Request& req, std::optional
     return {};
   }
 
-  auto fail = [&](const Error& e) {
-    out.error = ReconcileError{e.to_string(), false};
-  };
-  if (Status s = ensure_finalizer(ws); !s) fail(s.error());
-  else if (Status s2 = sync_controller_revision(ws); !s2) fail(s2.error());
-  else if (Status s3 = ensure_target_node_count(ws, spec); !s3) fail(s3.error());
-  else out = add_or_update(*ws, spec);
+  auto fail = [&](const Error& e) { out.error = ReconcileError{e.to_string(), false}; };
+  if (Status s = ensure_finalizer(ws); !s)
+    fail(s.error());
+  else if (Status s2 = sync_controller_revision(ws); !s2)
+    fail(s2.error());
+  else if (Status s3 = ensure_target_node_count(ws, spec); !s3)
+    fail(s3.error());
+  else
+    out = add_or_update(*ws, spec);
 
-  if (Status s = sync_status(req, out.error); !s && !out.error) out.error = ReconcileError{s.error().to_string(), false};
+  if (Status s = sync_status(req, out.error); !s && !out.error)
+    out.error = ReconcileError{s.error().to_string(), false};
   error = out.error;
   return out.result;
 }
@@ -138,8 +140,9 @@ WorkspaceReconciler::Outcome WorkspaceReconciler::reconcile_deletion(const Objec
   // Status first: once the finalizer goes, the object may vanish.
   Object updated = ws;
   json& conds = updated.mut("/status/conditions");
-  if (set_condition(conds, Condition{kCondWorkspaceDeleting, "True", "workspaceDeleted", "workspace is being deleted",
-                                     ws.meta.generation, 0},
+  if (set_condition(conds,
+                    Condition{kCondWorkspaceDeleting, "True", "workspaceDeleted", "workspace is being deleted",
+                              ws.meta.generation, 0},
                     clock_.now())) {
     auto r = cluster_.update_status(updated);
     if (!r && !r.is(ErrorCode::kNotFound)) {
@@ -192,7 +195,8 @@ Status WorkspaceReconciler::ensure_finalizer(ObjectPtr& ws) {
   if (ws->meta.has_finalizer(kFinalizer)) return {};
   json finalizers = ws->meta.finalizers;
   finalizers.push_back(kFinalizer);
-  auto r = cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name, {{"metadata", {{"finalizers", finalizers}}}});
+  auto r =
+      cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name, {{"metadata", {{"finalizers", finalizers}}}});
   if (!r) return r.error();
   ws = r.value();
   return {};
@@ -269,9 +273,9 @@ Status WorkspaceReconciler::ensure_target_node_count(ObjectPtr& ws, const Worksp
     if (!preset) return make_error(ErrorCode::kInvalid, "unsupported preset " + spec.inference->preset->name);
     auto gpu = gpu_config_for(*ws, spec);
     if (!gpu) {
-      return make_error(ErrorCode::kInvalid, config_.nap()
-                                                 ? "GPU config not found for instance type " + spec.resource.instance_type
-                                                 : "no ready node with nvidia.com/gpu labels matches the label selector");
+      return make_error(ErrorCode::kInvalid,
+                        config_.nap() ? "GPU config not found for instance type " + spec.resource.instance_type
+                                      : "no ready node with nvidia.com/gpu labels matches the label selector");
     }
     auto len = user_max_model_len(*ws, spec);
     auto est = estimate_nodes(*preset, *gpu, len ? static_cast<int>(*len) : 0);
@@ -280,7 +284,8 @@ Status WorkspaceReconciler::ensure_target_node_count(ObjectPtr& ws, const Worksp
   } else {
     target = spec.resource.count.value_or(1);
   }
-  auto r = cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name, {{"status", {{"targetNodeCount", target}}}}, true);
+  auto r = cluster_.patch("Workspace", ws->meta.namespace_, ws->meta.name, {{"status", {{"targetNodeCount", target}}}},
+                          true);
   if (!r) return r.error();
   ws = r.value();
   return {};
@@ -363,13 +368,16 @@ Status WorkspaceReconciler::apply_inference(const Object& ws, const WorkspaceSpe
     tmpl["containers"][0]["volumeMounts"] = want["containers"][0]["volumeMounts"];
     tmpl["containers"][0]["command"] = want["containers"][0]["command"];
   }
-  if (want.contains("initContainers")) tmpl["initContainers"] = want["initContainers"];
-  else tmpl.erase("initContainers");
+  if (want.contains("initContainers"))
+    tmpl["initContainers"] = want["initContainers"];
+  else
+    tmpl.erase("initContainers");
   tmpl["volumes"] = want["volumes"];
   updated.meta.annotations[kAnnotationRevision] = std::to_string(in.revision);
   auto r = cluster_.update(std::move(updated));
   if (!r) return r.error();
-  events_.normal(ws, "WorkloadUpdated", "Updated StatefulSet " + ws.meta.name + " to revision " + std::to_string(in.revision));
+  events_.normal(ws, "WorkloadUpdated",
+                 "Updated StatefulSet " + ws.meta.name + " to revision " + std::to_string(in.revision));
   return {};
 }
 
@@ -416,10 +424,12 @@ std::string classify_pod_failure(const Object& pod, std::string& message) {
       if (cs.contains("state") && cs["state"].is_object() && cs["state"].contains("waiting")) {
         const std::string reason = cs["state"]["waiting"].value("reason", "");
         const std::string msg = cs["state"]["waiting"].value("message", "");
-        std::string text = "pod " + pod.meta.name + " container " + name + ": " + reason + (msg.empty() ? "" : ": " + msg);
+        std::string text =
+            "pod " + pod.meta.name + " container " + name + ": " + reason + (msg.empty() ? "" : ": " + msg);
         if (reason == "ErrImagePull" || reason == "ImagePullBackOff" || reason == "InvalidImageName")
           consider(2, "ImagePullError", text);
-        else if (reason == "CreateContainerError" || reason == "RunContainerError" || reason == "CreateContainerConfigError")
+        else if (reason == "CreateContainerError" || reason == "RunContainerError" ||
+                 reason == "CreateContainerConfigError")
           consider(3, "ContainerStartError", text);
         else if (reason == "CrashLoopBackOff")
           consider(4, "ContainerCrashLoopBackOff", text);
@@ -428,11 +438,12 @@ std::string classify_pod_failure(const Object& pod, std::string& message) {
   }
   if (pod.str("/status/reason") == "Evicted") {
     const std::string msg = pod.str("/status/message", "pod was evicted");
-    const char* reason = msg.find("DiskPressure") != std::string::npos || msg.find("ephemeral-storage") != std::string::npos
-                             ? "NodeDiskPressure"
-                             : msg.find("MemoryPressure") != std::string::npos || msg.find("memory") != std::string::npos
-                                   ? "NodeMemoryPressure"
-                                   : "PodEvicted";
+    const char* reason =
+        msg.find("DiskPressure") != std::string::npos || msg.find("ephemeral-storage") != std::string::npos
+            ? "NodeDiskPressure"
+        : msg.find("MemoryPressure") != std::string::npos || msg.find("memory") != std::string::npos
+            ? "NodeMemoryPressure"
+            : "PodEvicted";
     consider(5, reason, msg);
   }
   if (auto sched = find_condition(pod.at("/status/conditions"), "PodScheduled");
@@ -523,7 +534,12 @@ Status WorkspaceReconciler::sync_status(const Request& req, const std::optional<
         replicas = (*sts)->num("/spec/replicas", 1);
         ready = (*sts)->num("/status/readyReplicas");
       }
-      Condition inf{kCondInferenceReady, "True", "WorkspaceInferenceStatusSuccess", "Inference has been deployed successfully", gen, 0};
+      Condition inf{kCondInferenceReady,
+                    "True",
+                    "WorkspaceInferenceStatusSuccess",
+                    "Inference has been deployed successfully",
+                    gen,
+                    0};
       if (!(sts && replicas > 0 && ready == replicas && resource_ready)) {
         inf.status = "False";
         inf.reason = "WorkspaceInferenceStatusPending";

@@ -12,15 +12,14 @@ void set_owner(Object& obj, const Object& ws) {
   if (!ws.meta.uid.empty()) obj.meta.owner_references = {owner_reference_to(ws, true)};
 }
 
-std::string gib_quantity(double gib) {
-  return std::to_string(static_cast<int64_t>(std::ceil(gib))) + "Gi";
-}
+std::string gib_quantity(double gib) { return std::to_string(static_cast<int64_t>(std::ceil(gib))) + "Gi"; }
 
 json node_affinity(const Labels& labels) {
   json exprs = json::array();
   for (const auto& [k, v] : labels) exprs.push_back({{"key", k}, {"operator", "In"}, {"values", {v}}});
-  return {{"nodeAffinity",
-           {{"requiredDuringSchedulingIgnoredDuringExecution", {{"nodeSelectorTerms", {{{"matchExpressions", exprs}}}}}}}}};
+  return {
+      {"nodeAffinity",
+       {{"requiredDuringSchedulingIgnoredDuringExecution", {{"nodeSelectorTerms", {{{"matchExpressions", exprs}}}}}}}}};
 }
 
 json gpu_tolerations() {
@@ -80,7 +79,8 @@ Object build_nodepool(const Object& ws, const kaito::WorkspaceSpec& spec, const 
     np.meta.labels["karpenter.kaito.sh/inferenceset"] = *inference_set;
     np.meta.labels["karpenter.kaito.sh/inferenceset-namespace"] = ws.meta.namespace_;
   }
-  json reqs = json::array({{{"key", kLabelInstanceType}, {"operator", "In"}, {"values", {spec.resource.instance_type}}}});
+  json reqs =
+      json::array({{{"key", kLabelInstanceType}, {"operator", "In"}, {"values", {spec.resource.instance_type}}}});
   if (cfg.node_class.group == "karpenter.azure.com")  // Azure Karpenter needs a regional placement scope
     reqs.push_back({{"key", "karpenter.azure.com/placement-scope"}, {"operator", "In"}, {"values", {"regional"}}});
   // InferenceSet children drift one at a time under KAITO's control; standalone ones let Karpenter do it.
@@ -176,10 +176,11 @@ json adapter_volumes_and_init(const Object& ws, const kaito::WorkspaceSpec& spec
     const std::string vol = a.source.name;
     if (!a.source.image.empty()) {
       volumes.push_back({{"name", vol}, {"emptyDir", json::object()}});
-      json c = {{"name", vol},
-                {"image", a.source.image},
-                {"command", {"/bin/sh", "-c", "mkdir -p /mnt/adapter/" + vol + " && cp -r /data/* /mnt/adapter/" + vol}},
-                {"volumeMounts", {{{"name", vol}, {"mountPath", "/mnt/adapter/" + vol}}}}};
+      json c = {
+          {"name", vol},
+          {"image", a.source.image},
+          {"command", {"/bin/sh", "-c", "mkdir -p /mnt/adapter/" + vol + " && cp -r /data/* /mnt/adapter/" + vol}},
+          {"volumeMounts", {{{"name", vol}, {"mountPath", "/mnt/adapter/" + vol}}}}};
       if (!a.source.image_pull_secrets.empty()) c["imagePullSecrets"] = a.source.image_pull_secrets;
       init.push_back(std::move(c));
     } else if (!a.source.volume_source.is_null()) {
@@ -247,14 +248,16 @@ Object build_inference_statefulset(const Object& ws, const kaito::WorkspaceSpec&
       mounts.push_back({{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
     }
     if (spec.inference && spec.inference->preset && !spec.inference->preset->model_access_secret.empty())
-      env.push_back({{"name", "HF_TOKEN"},
-                     {"valueFrom",
-                      {{"secretKeyRef",
-                        {{"name", spec.inference->preset->model_access_secret}, {"key", "HF_TOKEN"}, {"optional", true}}}}}});
+      env.push_back(
+          {{"name", "HF_TOKEN"},
+           {"valueFrom",
+            {{"secretKeyRef",
+              {{"name", spec.inference->preset->model_access_secret}, {"key", "HF_TOKEN"}, {"optional", true}}}}}});
     json init = adapter_volumes_and_init(ws, spec, cfg.preset_registry, volumes, mounts, env);
     if (in.replicas > 1)
-      env.push_back({{"name", "POD_INDEX"},
-                     {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['apps.kubernetes.io/pod-index']"}}}}}});
+      env.push_back(
+          {{"name", "POD_INDEX"},
+           {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.labels['apps.kubernetes.io/pod-index']"}}}}}});
 
     const int gpus = in.gpu.gpu_count > 0 ? in.gpu.gpu_count : 1;
     const int64_t startup_threshold = (p.readiness_timeout_seconds() + 9) / 10;
@@ -279,14 +282,13 @@ Object build_inference_statefulset(const Object& ws, const kaito::WorkspaceSpec&
     if (!init.empty()) pod_spec["initContainers"] = init;
   }
 
-  sts.body["spec"] = {
-      {"replicas", in.replicas},
-      {"podManagementPolicy", "Parallel"},
-      {"serviceName", ws.meta.name + "-headless"},
-      {"selector", {{"matchLabels", {{kaito::kLabelWorkspace, ws.meta.name}}}}},
-      {"persistentVolumeClaimRetentionPolicy", {{"whenScaled", "Retain"}, {"whenDeleted", "Delete"}}},
-      {"updateStrategy", {{"type", "RollingUpdate"}}},
-      {"template", {{"metadata", {{"labels", pod_labels}}}, {"spec", pod_spec}}}};
+  sts.body["spec"] = {{"replicas", in.replicas},
+                      {"podManagementPolicy", "Parallel"},
+                      {"serviceName", ws.meta.name + "-headless"},
+                      {"selector", {{"matchLabels", {{kaito::kLabelWorkspace, ws.meta.name}}}}},
+                      {"persistentVolumeClaimRetentionPolicy", {{"whenScaled", "Retain"}, {"whenDeleted", "Delete"}}},
+                      {"updateStrategy", {{"type", "RollingUpdate"}}},
+                      {"template", {{"metadata", {{"labels", pod_labels}}}, {"spec", pod_spec}}}};
   return sts;
 }
 
@@ -310,28 +312,30 @@ Object build_tuning_job(const Object& ws, const kaito::WorkspaceSpec& spec, cons
     volumes.push_back({{"name", "config-volume"}, {"configMap", {{"name", spec.tuning->config}}}});
     mounts.push_back({{"name", "config-volume"}, {"mountPath", "/mnt/config"}});
   }
-  json container = {{"name", ws.meta.name},
-                    {"image", cfg.preset_registry + "/kaito-base:" + cfg.base_image_tag},
-                    {"command",
-                     {"/bin/sh", "-c",
-                      "accelerate launch --num_processes " + std::to_string(gpus) +
-                          " /workspace/tfs/fine_tuning.py --model=" + hf + " --method=" +
-                          (spec.tuning ? spec.tuning->method : "") + " --config=/mnt/config/training_config.yaml"}},
-                    {"resources",
-                     {{"requests", {{kResourceGpu, std::to_string(gpus)}}}, {"limits", {{kResourceGpu, std::to_string(gpus)}}}}},
-                    {"volumeMounts", mounts},
-                    {"env", json::array({{{"name", "PYTORCH_CUDA_ALLOC_CONF"}, {"value", "expandable_segments:True"}}})}};
+  json container = {
+      {"name", ws.meta.name},
+      {"image", cfg.preset_registry + "/kaito-base:" + cfg.base_image_tag},
+      {"command",
+       {"/bin/sh", "-c",
+        "accelerate launch --num_processes " + std::to_string(gpus) + " /workspace/tfs/fine_tuning.py --model=" + hf +
+            " --method=" + (spec.tuning ? spec.tuning->method : "") + " --config=/mnt/config/training_config.yaml"}},
+      {"resources",
+       {{"requests", {{kResourceGpu, std::to_string(gpus)}}}, {"limits", {{kResourceGpu, std::to_string(gpus)}}}}},
+      {"volumeMounts", mounts},
+      {"env", json::array({{{"name", "PYTORCH_CUDA_ALLOC_CONF"}, {"value", "expandable_segments:True"}}})}};
   json init = json::array();
   if (spec.tuning && spec.tuning->input) {
     const auto& input = *spec.tuning->input;
     if (!input.urls.empty()) {
       std::string urls;
       for (const auto& u : input.urls) urls += (urls.empty() ? "" : " ") + u;
-      init.push_back({{"name", "data-downloader"},
-                      {"image", "curlimages/curl"},
-                      {"command", {"/bin/sh", "-c", "for u in $DATA_URLS; do curl -fsSLO --output-dir /mnt/data \"$u\" || exit 1; done"}},
-                      {"env", json::array({{{"name", "DATA_URLS"}, {"value", urls}}})},
-                      {"volumeMounts", {{{"name", "data-volume"}, {"mountPath", "/mnt/data"}}}}});
+      init.push_back(
+          {{"name", "data-downloader"},
+           {"image", "curlimages/curl"},
+           {"command",
+            {"/bin/sh", "-c", "for u in $DATA_URLS; do curl -fsSLO --output-dir /mnt/data \"$u\" || exit 1; done"}},
+           {"env", json::array({{{"name", "DATA_URLS"}, {"value", urls}}})},
+           {"volumeMounts", {{{"name", "data-volume"}, {"mountPath", "/mnt/data"}}}}});
     } else if (!input.image.empty()) {
       init.push_back({{"name", input.name.empty() ? "data-puller" : input.name},
                       {"image", input.image},
@@ -351,8 +355,9 @@ Object build_tuning_job(const Object& ws, const kaito::WorkspaceSpec& spec, cons
                    {"tolerations", gpu_tolerations()},
                    {"affinity", node_affinity(workload_node_labels(ws, cfg))}};
   if (!init.empty()) pod_spec["initContainers"] = init;
-  job.body["spec"] = {{"backoffLimit", 6},
-                      {"template", {{"metadata", {{"labels", {{kaito::kLabelWorkspace, ws.meta.name}}}}}, {"spec", pod_spec}}}};
+  job.body["spec"] = {
+      {"backoffLimit", 6},
+      {"template", {{"metadata", {{"labels", {{kaito::kLabelWorkspace, ws.meta.name}}}}}, {"spec", pod_spec}}}};
   return job;
 }
 

@@ -56,15 +56,24 @@ bool set_condition(json& conditions, const Condition& c, Time now) {
       existing["lastTransitionTime"] = format_rfc3339(now);
       changed = true;
     }
-    if (existing.value("reason", "") != c.reason) { existing["reason"] = c.reason; changed = true; }
-    if (existing.value("message", "") != c.message) { existing["message"] = c.message; changed = true; }
+    if (existing.value("reason", "") != c.reason) {
+      existing["reason"] = c.reason;
+      changed = true;
+    }
+    if (existing.value("message", "") != c.message) {
+      existing["message"] = c.message;
+      changed = true;
+    }
     if (c.observed_generation != 0 && existing.value("observedGeneration", int64_t{0}) != c.observed_generation) {
       existing["observedGeneration"] = c.observed_generation;
       changed = true;
     }
     return changed;
   }
-  json entry = {{"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message},
+  json entry = {{"type", c.type},
+                {"status", c.status},
+                {"reason", c.reason},
+                {"message", c.message},
                 {"lastTransitionTime", format_rfc3339(c.last_transition_time ? c.last_transition_time : now)}};
   if (c.observed_generation != 0) entry["observedGeneration"] = c.observed_generation;
   conditions.push_back(std::move(entry));

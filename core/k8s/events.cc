@@ -17,8 +17,11 @@ void EventRecorder::record(const Object& involved, const std::string& type, cons
   ev.meta.namespace_ = involved.meta.namespace_.empty() ? "default" : involved.meta.namespace_;
   const std::string ts = format_rfc3339(clock_.now());
   ev.body = {{"involvedObject",
-              {{"apiVersion", involved.api_version}, {"kind", involved.kind}, {"name", involved.meta.name},
-               {"namespace", involved.meta.namespace_}, {"uid", involved.meta.uid}}},
+              {{"apiVersion", involved.api_version},
+               {"kind", involved.kind},
+               {"name", involved.meta.name},
+               {"namespace", involved.meta.namespace_},
+               {"uid", involved.meta.uid}}},
              {"type", type},
              {"reason", reason},
              {"message", message},

@@ -79,8 +79,8 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
     if (ws_version == "kaito.sh/v1alpha1")
       add({"NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "AGE"});
     else
-      add({"NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED",
-           "TARGETNODECOUNT", "STATE", "AGE"});
+      add({"NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "TARGETNODECOUNT",
+           "STATE", "AGE"});
   } else if (kind == "NodeClaim") {
     add({"NAME", "TYPE", "CAPACITY", "ZONE", "NODE", "READY", "AGE"});
   } else if (kind == "NodePool") {
@@ -99,8 +99,11 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
     const json& conds = o.at("/status/conditions");
     std::vector<std::string> row;
     if (kind == "Workspace") {
-      row = {o.meta.name, o.str("/resource/instanceType"), condition_status(conds, "ResourceReady"),
-             condition_status(conds, "InferenceReady"), condition_status(conds, "JobStarted"),
+      row = {o.meta.name,
+             o.str("/resource/instanceType"),
+             condition_status(conds, "ResourceReady"),
+             condition_status(conds, "InferenceReady"),
+             condition_status(conds, "JobStarted"),
              condition_status(conds, "WorkspaceSucceeded")};
       if (ws_version != "kaito.sh/v1alpha1") {
         const int64_t t = o.num("/status/targetNodeCount");
@@ -113,8 +116,12 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
         for (const auto& r : o.at("/spec/requirements"))
           if (r.value("key", "") == "node.kubernetes.io/instance-type" && r.contains("values") && !r["values"].empty())
             type = r["values"][0].get<std::string>();
-      row = {o.meta.name, type, label_or(o, "karpenter.sh/capacity-type", "on-demand"),
-             label_or(o, "topology.kubernetes.io/zone"), o.str("/status/nodeName"), condition_status(conds, "Ready")};
+      row = {o.meta.name,
+             type,
+             label_or(o, "karpenter.sh/capacity-type", "on-demand"),
+             label_or(o, "topology.kubernetes.io/zone"),
+             o.str("/status/nodeName"),
+             condition_status(conds, "Ready")};
     } else if (kind == "NodePool") {
       const std::string ready = condition_status(conds, "Ready");
       row = {o.meta.name, o.str("/spec/template/spec/nodeClassRef/name"), std::to_string(o.num("/status/nodes")),
@@ -129,7 +136,8 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
       rows.push_back(std::move(row));
       continue;
     } else if (kind == "StatefulSet") {
-      row = {o.meta.name, std::to_string(o.num("/status/readyReplicas")) + "/" + std::to_string(o.num("/spec/replicas"))};
+      row = {o.meta.name,
+             std::to_string(o.num("/status/readyReplicas")) + "/" + std::to_string(o.num("/spec/replicas"))};
     } else if (kind == "Pod") {
       int total = 0, ready = 0, restarts = 0;
       std::string status = o.str("/status/phase", "Pending");
@@ -151,7 +159,8 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
   }
   // Objects from several namespaces print like `kubectl get -A`: NAMESPACE first.
   bool many_namespaces = false;
-  for (const auto& p : objects) many_namespaces = many_namespaces || p->meta.namespace_ != objects.front()->meta.namespace_;
+  for (const auto& p : objects)
+    many_namespaces = many_namespaces || p->meta.namespace_ != objects.front()->meta.namespace_;
   if (namespaced && many_namespaces) {
     rows[0].insert(rows[0].begin(), "NAMESPACE");
     for (size_t i = 1; i < rows.size(); ++i) rows[i].insert(rows[i].begin(), objects[i - 1]->meta.namespace_);

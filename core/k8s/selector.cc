@@ -8,7 +8,9 @@ namespace ktwin {
 bool requirement_matches(const SelectorRequirement& req, const Labels& labels) {
   auto it = labels.find(req.key);
   const bool has = it != labels.end();
-  auto in_values = [&] { return has && std::find(req.values.begin(), req.values.end(), it->second) != req.values.end(); };
+  auto in_values = [&] {
+    return has && std::find(req.values.begin(), req.values.end(), it->second) != req.values.end();
+  };
   if (req.op == "In") return in_values();
   if (req.op == "NotIn") return !in_values();
   if (req.op == "Exists") return has;
@@ -94,12 +96,19 @@ LabelSelector LabelSelector::from_json(const json& j) {
 
 std::string LabelSelector::to_string() const {
   std::string out;
-  auto sep = [&] { if (!out.empty()) out += ","; };
-  for (const auto& [k, v] : match_labels) { sep(); out += k + "=" + v; }
+  auto sep = [&] {
+    if (!out.empty()) out += ",";
+  };
+  for (const auto& [k, v] : match_labels) {
+    sep();
+    out += k + "=" + v;
+  }
   for (const auto& r : match_expressions) {
     sep();
-    if (r.op == "Exists") out += r.key;
-    else if (r.op == "DoesNotExist") out += "!" + r.key;
+    if (r.op == "Exists")
+      out += r.key;
+    else if (r.op == "DoesNotExist")
+      out += "!" + r.key;
     else {
       std::string vals;
       for (const auto& v : r.values) vals += (vals.empty() ? "" : ",") + v;
@@ -128,7 +137,10 @@ bool node_matches_pod_selectors(const Labels& node_labels, const json& spec) {
     if (auto exprs = term.find("matchExpressions"); exprs != term.end() && exprs->is_array()) {
       for (const auto& e : *exprs) {
         try {
-          if (!requirement_matches(requirement_from_json(e, true), node_labels)) { ok = false; break; }
+          if (!requirement_matches(requirement_from_json(e, true), node_labels)) {
+            ok = false;
+            break;
+          }
         } catch (const std::invalid_argument&) {
           ok = false;
           break;

@@ -22,8 +22,8 @@ Result<NodeEstimate> estimate_nodes(const ModelPreset& preset, const GpuConfig& 
   using C = EstimatorConstants;
   if (gpu.gpu_count <= 0 || gpu.total_gpu_memory_gib <= 0) {
     return make_error(ErrorCode::kInvalid,
-                      "no GPU configuration for instance type \"" + gpu.sku + "\": cannot estimate nodes for preset \"" +
-                          preset.name + "\"",
+                      "no GPU configuration for instance type \"" + gpu.sku +
+                          "\": cannot estimate nodes for preset \"" + preset.name + "\"",
                       "UnknownGPUConfig");
   }
   NodeEstimate e;
@@ -33,7 +33,8 @@ Result<NodeEstimate> estimate_nodes(const ModelPreset& preset, const GpuConfig& 
   // 1. Usable memory per GPU, and what every GPU needs besides weights: runtime overhead plus its share of one
   //    context's KV cache (split over the GPUs of one node).
   e.available_per_gpu_gib = e.per_gpu_memory_gib * C::kUtilization;
-  const double kv_gib = static_cast<double>(e.context_length) * static_cast<double>(preset.bytes_per_token) / kBytesPerGiB;
+  const double kv_gib =
+      static_cast<double>(e.context_length) * static_cast<double>(preset.bytes_per_token) / kBytesPerGiB;
   e.fixed_per_gpu_gib = C::kBaseOverheadGiB + kv_gib / e.gpus_per_node;
   // 2.
   if (e.available_per_gpu_gib <= e.fixed_per_gpu_gib) {

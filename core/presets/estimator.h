@@ -12,7 +12,7 @@ namespace ktwin {
 struct EstimatorConstants {
   static constexpr double kUtilization = 0.84;
   static constexpr double kWeightExpansion = 1.02;
-  static constexpr double kBaseOverheadGiB = 2.3;   //!< 0.6 non-torch + 1.7 activations, per GPU
+  static constexpr double kBaseOverheadGiB = 2.3;  //!< 0.6 non-torch + 1.7 activations, per GPU
   static constexpr double kWeightOverheadFactor = 0.05;
   static constexpr int kDefaultContext = 2048;
 };
@@ -23,10 +23,10 @@ struct NodeEstimate {
   int gpus_per_node = 0;
   int context_length = 0;
   double per_gpu_memory_gib = 0;
-  double available_per_gpu_gib = 0;   //!< M x u
-  double fixed_per_gpu_gib = 0;       //!< base overhead + KV for the context split over a node's GPUs
-  double weights_per_gpu_gib = 0;     //!< (avail - fixed) / 1.05
-  double weights_needed_gib = 0;      //!< 1.02 x W
+  double available_per_gpu_gib = 0;  //!< M x u
+  double fixed_per_gpu_gib = 0;      //!< base overhead + KV for the context split over a node's GPUs
+  double weights_per_gpu_gib = 0;    //!< (avail - fixed) / 1.05
+  double weights_needed_gib = 0;     //!< 1.02 x W
 };
 
 //! Steps 1-5 of spec §2.3. Errors (kInvalid): GPU memory too small for the fixed overhead; model

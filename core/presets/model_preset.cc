@@ -21,10 +21,14 @@ std::string fold(std::string_view s) {
 
 const char* attention_kind_name(AttentionKind a) {
   switch (a) {
-    case AttentionKind::kMHA: return "MHA";
-    case AttentionKind::kGQA: return "GQA";
-    case AttentionKind::kMQA: return "MQA";
-    case AttentionKind::kMLA: return "MLA";
+    case AttentionKind::kMHA:
+      return "MHA";
+    case AttentionKind::kGQA:
+      return "GQA";
+    case AttentionKind::kMQA:
+      return "MQA";
+    case AttentionKind::kMLA:
+      return "MLA";
   }
   return "?";
 }

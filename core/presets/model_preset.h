@@ -18,15 +18,15 @@ struct ModelArchitecture {
   int num_layers = 0;
   int hidden_size = 0;
   int num_attention_heads = 0;
-  int num_kv_heads = 0;          //!< = heads for MHA, 1 for MQA
-  int head_dim = 0;              //!< hidden/heads unless the config says otherwise
-  int intermediate_size = 0;     //!< FFN size (per expert for MoE)
+  int num_kv_heads = 0;       //!< = heads for MHA, 1 for MQA
+  int head_dim = 0;           //!< hidden/heads unless the config says otherwise
+  int intermediate_size = 0;  //!< FFN size (per expert for MoE)
   int vocab_size = 0;
-  int num_experts = 0;           //!< 0 or 1: dense
+  int num_experts = 0;  //!< 0 or 1: dense
   int experts_per_token = 0;
-  int kv_lora_rank = 0;          //!< MLA only
-  int qk_rope_head_dim = 0;      //!< MLA only
-  double params_billion = 0;     //!< total parameters
+  int kv_lora_rank = 0;              //!< MLA only
+  int qk_rope_head_dim = 0;          //!< MLA only
+  double params_billion = 0;         //!< total parameters
   double active_params_billion = 0;  //!< per token (MoE); = params for dense
   AttentionKind attention = AttentionKind::kGQA;
 };
@@ -46,14 +46,14 @@ struct ModelPreset {
   bool transformers_runtime = false;  //!< has transformers runtime params
   bool tuning = false;                //!< LoRA/QLoRA tuning supported
   double tuning_memory_gib = 0;
-  bool gated = false;                 //!< needs modelAccessSecret (HF_TOKEN)
+  bool gated = false;  //!< needs modelAccessSecret (HF_TOKEN)
   bool deprecated = false;
-  bool disallow_lora = false;         //!< vLLM cannot serve LoRA adapters for this model
-  bool download_at_runtime = true;    //!< weights pulled from Hugging Face at start-up
+  bool disallow_lora = false;       //!< vLLM cannot serve LoRA adapters for this model
+  bool download_at_runtime = true;  //!< weights pulled from Hugging Face at start-up
   std::string tool_call_parser;
   std::string reasoning_parser;
   std::string dtype_flag = "bfloat16";  //!< vLLM --dtype
-  std::string source;                 //!< where the numbers come from
+  std::string source;                   //!< where the numbers come from
 
   //! KAITO's ReadinessTimeout: clamp(15 min + 18 s per GiB of weights, 30 min, 180 min), in seconds.
   int64_t readiness_timeout_seconds() const;

@@ -64,13 +64,15 @@ std::optional<GpuConfig> gpu_config_from_node_labels(const Labels& labels) {
   gpu.gpu_count = static_cast<int>(*count);
   // KAITO rounds the per-GPU MiB to whole GiB before multiplying by the count.
   gpu.total_gpu_memory_gib = std::round(static_cast<double>(*memory_mib) / 1024.0) * static_cast<double>(*count);
-  if (auto major = parse_int(label(labels, "nvidia.com/cuda.compute.major"))) gpu.compute_major = static_cast<int>(*major);
-  if (auto minor = parse_int(label(labels, "nvidia.com/cuda.compute.minor"))) gpu.compute_minor = static_cast<int>(*minor);
+  if (auto major = parse_int(label(labels, "nvidia.com/cuda.compute.major")))
+    gpu.compute_major = static_cast<int>(*major);
+  if (auto minor = parse_int(label(labels, "nvidia.com/cuda.compute.minor")))
+    gpu.compute_minor = static_cast<int>(*minor);
   // With MIG applied, GPU feature discovery reports the slices in gpu.count/gpu.memory already.
   const std::string* mig_config = label(labels, "nvidia.com/mig.config");
   const std::string* mig_state = label(labels, "nvidia.com/mig.config.state");
-  gpu.mig = mig_config != nullptr && !mig_config->empty() && *mig_config != "all-disabled" &&
-            mig_state != nullptr && *mig_state == "success";
+  gpu.mig = mig_config != nullptr && !mig_config->empty() && *mig_config != "all-disabled" && mig_state != nullptr &&
+            *mig_state == "success";
   return gpu;
 }
 

@@ -62,8 +62,7 @@ void Controller::schedule_locked(const Request& req, Duration delay) {
 }
 
 void Controller::maybe_dispatch() {
-  while (active_workers_ < opts_.max_concurrent_reconciles &&
-         static_cast<size_t>(active_workers_) < queue_.size()) {
+  while (active_workers_ < opts_.max_concurrent_reconciles && static_cast<size_t>(active_workers_) < queue_.size()) {
     ++active_workers_;
     auto alive = alive_;
     executor_.post([this, alive] {
@@ -103,8 +102,10 @@ void Controller::work() {
   Duration retry = 0;
   if (error) {
     ++stats_.errors;
-    if (!error->terminal) retry = backoff_for(req);
-    else failures_.erase(req);
+    if (!error->terminal)
+      retry = backoff_for(req);
+    else
+      failures_.erase(req);
   } else if (result.requeue) {
     ++stats_.requeues;
     retry = backoff_for(req);

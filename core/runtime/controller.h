@@ -87,7 +87,7 @@ class Controller {
  private:
   void maybe_dispatch();  // called with mu_ held
   void work();
-  Duration backoff_for(const Request& req);  // called with mu_ held
+  Duration backoff_for(const Request& req);                  // called with mu_ held
   void schedule_locked(const Request& req, Duration delay);  // called with mu_ held
 
   ControllerOptions opts_;

@@ -8,9 +8,12 @@ namespace ktwin {
 std::string pointer_join(const std::string& base, std::string_view token) {
   std::string out = base + "/";
   for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
   return out;
 }
@@ -36,9 +39,12 @@ std::string field_path(const std::string& pointer) {
     const size_t next = pointer.find('/', pos + 1);
     const std::string token = unescape_pointer_token(
         std::string_view(pointer).substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1));
-    const bool numeric = !token.empty() && std::all_of(token.begin(), token.end(), [](unsigned char c) { return std::isdigit(c); });
-    if (numeric) out += "[" + token + "]";
-    else out += (out.empty() ? "" : ".") + token;
+    const bool numeric =
+        !token.empty() && std::all_of(token.begin(), token.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (numeric)
+      out += "[" + token + "]";
+    else
+      out += (out.empty() ? "" : ".") + token;
     if (next == std::string::npos) break;
     pos = next;
   }

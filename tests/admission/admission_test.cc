@@ -918,9 +918,14 @@ std::vector<UpdateCase> update_cases() {
                "field is immutable",
                "resource.count"});
   // The CRD defaults count to 1: writing 1 explicitly changes nothing, writing 2 changes it.
-  c.push_back({"count_default_made_explicit_ok", inference_manifest, [](json& m) { m["resource"]["count"] = 1; }, {}, ""});
-  c.push_back({"count_changed_from_default", inference_manifest, [](json& m) { m["resource"]["count"] = 2; }, {},
-               "field is immutable", "resource.count"});
+  c.push_back(
+      {"count_default_made_explicit_ok", inference_manifest, [](json& m) { m["resource"]["count"] = 1; }, {}, ""});
+  c.push_back({"count_changed_from_default",
+               inference_manifest,
+               [](json& m) { m["resource"]["count"] = 2; },
+               {},
+               "field is immutable",
+               "resource.count"});
   c.push_back({"partition_changed",
                [] {
                  json m = inference_manifest();

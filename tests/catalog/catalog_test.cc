@@ -241,7 +241,8 @@ TEST(ShippedCatalog, EverySkuGpuIdIsInGpusYaml) {
     EXPECT_TRUE(g.at("interconnect").at("nvlink_gbs").is_number());
   }
   // Spellings shared with the calibration data set.
-  for (const char* id : {"H100-SXM-80GB", "A100-SXM-80GB", "A100-SXM-40GB", "L40S-48GB", "H200-SXM-141GB", "A10G-24GB"}) {
+  for (const char* id :
+       {"H100-SXM-80GB", "A100-SXM-80GB", "A100-SXM-40GB", "L40S-48GB", "H200-SXM-141GB", "A10G-24GB"}) {
     EXPECT_TRUE(ids.count(id)) << id;
   }
   const auto& skus = default_catalog().skus;
@@ -261,9 +262,10 @@ TEST(ShippedCatalog, PerGpuMemoryOfTableSkus) {
     int gpus;
     double total;
   };
-  for (const Want& w : {Want{"azure", "Standard_NV36ads_A10_v5", 1, 24}, Want{"azure", "Standard_NC80adis_H100_v5", 2, 188},
-                        Want{"azure", "Standard_ND96isr_H200_v5", 8, 1128}, Want{"aws", "p4d.24xlarge", 8, 320},
-                        Want{"aws", "g6.48xlarge", 8, 192}, Want{"arc", "Standard_NC16_A2", 2, 32}}) {
+  for (const Want& w :
+       {Want{"azure", "Standard_NV36ads_A10_v5", 1, 24}, Want{"azure", "Standard_NC80adis_H100_v5", 2, 188},
+        Want{"azure", "Standard_ND96isr_H200_v5", 8, 1128}, Want{"aws", "p4d.24xlarge", 8, 320},
+        Want{"aws", "g6.48xlarge", 8, 192}, Want{"arc", "Standard_NC16_A2", 2, 32}}) {
     const Sku* s = skus.find(w.cloud, w.sku);
     ASSERT_NE(s, nullptr) << w.sku;
     EXPECT_EQ(s->gpu.gpu_count, w.gpus) << w.sku;

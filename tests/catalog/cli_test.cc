@@ -106,13 +106,15 @@ TEST_F(CliTest, Estimate) {
   EXPECT_EQ(bad_sku.exit_code, 2);
   EXPECT_NE(bad_sku.output.find("did you mean \"Standard_NC24ads_A100_v4\""), std::string::npos) << bad_sku.output;
 
-  auto too_small = run("estimate --preset llama-3.3-70b-instruct --instance-type Standard_NV36ads_A10_v5 "
-                       "--max-model-len 131072");
+  auto too_small =
+      run("estimate --preset llama-3.3-70b-instruct --instance-type Standard_NV36ads_A10_v5 "
+          "--max-model-len 131072");
   EXPECT_EQ(too_small.exit_code, 1) << too_small.output;
   EXPECT_NE(too_small.output.find("too small"), std::string::npos) << too_small.output;
 
-  auto over_limit = run("estimate --preset phi-3-mini-4k-instruct --instance-type Standard_NV36ads_A10_v5 "
-                        "--max-model-len 8192");
+  auto over_limit =
+      run("estimate --preset phi-3-mini-4k-instruct --instance-type Standard_NV36ads_A10_v5 "
+          "--max-model-len 8192");
   EXPECT_EQ(over_limit.exit_code, 2) << over_limit.output;
 
   EXPECT_EQ(run("estimate --preset phi-4").exit_code, 2);
@@ -127,7 +129,8 @@ TEST_F(CliTest, PresetsDirFromEnvironment) {
   fs::create_directories(dir / "skus");
   std::ofstream(dir / "skus" / "azure.yaml")
       << "cloud: azure\nskus:\n  - {name: Standard_X, gpu_model: NVIDIA A10, gpu_count: 1, total_gpu_memory_gib: 24}\n";
-  std::ofstream(dir / "models" / "bad.yaml") << "presets:\n  - name: x\n    hf_id: org/x\n    family: t\n    weights_gib: lots\n";
+  std::ofstream(dir / "models" / "bad.yaml")
+      << "presets:\n  - name: x\n    hf_id: org/x\n    family: t\n    weights_gib: lots\n";
   auto bad = run("presets", "KTWIN_PRESETS_DIR='" + dir.string() + "' ");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find((dir / "models" / "bad.yaml").string() + ":5:"), std::string::npos) << bad.output;

@@ -23,8 +23,8 @@ TEST(PresetRegistry, FindsByNameHfIdAndAlias) {
                                   {"meta-llama/Meta-Llama-3.1-8B-Instruct"}))
                   .ok());
   ASSERT_TRUE(reg.add(make_preset("phi-4", "microsoft/phi-4")).ok());
-  for (const char* key : {"llama-3.1-8b-instruct", "meta-llama/Llama-3.1-8B-Instruct",
-                          "meta-llama/Meta-Llama-3.1-8B-Instruct"}) {
+  for (const char* key :
+       {"llama-3.1-8b-instruct", "meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Meta-Llama-3.1-8B-Instruct"}) {
     const ModelPreset* p = reg.find(key);
     ASSERT_NE(p, nullptr) << key;
     EXPECT_EQ(p->name, "llama-3.1-8b-instruct");
@@ -95,14 +95,36 @@ TEST(ShippedPresets, BytesPerTokenAgreesWithArchitectureOrIsExplained) {
 
 TEST(ShippedPresets, EveryClassicPresetIsThere) {
   const auto& reg = catalog::default_catalog().presets;
-  for (const char* name :
-       {"falcon-7b", "falcon-7b-instruct", "falcon-40b", "falcon-40b-instruct", "mistral-7b", "mistral-7b-instruct",
-        "phi-2", "phi-3-mini-4k-instruct", "phi-3-mini-128k-instruct", "phi-3-medium-4k-instruct",
-        "phi-3-medium-128k-instruct", "phi-3.5-mini-instruct", "phi-4", "phi-4-mini-instruct",
-        "qwen2.5-coder-7b-instruct", "qwen2.5-coder-32b-instruct", "deepseek-r1-distill-llama-8b",
-        "deepseek-r1-distill-qwen-14b", "llama-3.1-8b-instruct", "llama-3.3-70b-instruct", "gemma-3-4b-instruct",
-        "gemma-3-27b-instruct", "gpt-oss-20b", "gpt-oss-120b", "ministral-3-3b-instruct", "ministral-3-8b-instruct",
-        "ministral-3-14b-instruct", "mistral-large-3-675b-instruct", "deepseek-r1-0528", "deepseek-v3-0324"}) {
+  for (const char* name : {"falcon-7b",
+                           "falcon-7b-instruct",
+                           "falcon-40b",
+                           "falcon-40b-instruct",
+                           "mistral-7b",
+                           "mistral-7b-instruct",
+                           "phi-2",
+                           "phi-3-mini-4k-instruct",
+                           "phi-3-mini-128k-instruct",
+                           "phi-3-medium-4k-instruct",
+                           "phi-3-medium-128k-instruct",
+                           "phi-3.5-mini-instruct",
+                           "phi-4",
+                           "phi-4-mini-instruct",
+                           "qwen2.5-coder-7b-instruct",
+                           "qwen2.5-coder-32b-instruct",
+                           "deepseek-r1-distill-llama-8b",
+                           "deepseek-r1-distill-qwen-14b",
+                           "llama-3.1-8b-instruct",
+                           "llama-3.3-70b-instruct",
+                           "gemma-3-4b-instruct",
+                           "gemma-3-27b-instruct",
+                           "gpt-oss-20b",
+                           "gpt-oss-120b",
+                           "ministral-3-3b-instruct",
+                           "ministral-3-8b-instruct",
+                           "ministral-3-14b-instruct",
+                           "mistral-large-3-675b-instruct",
+                           "deepseek-r1-0528",
+                           "deepseek-v3-0324"}) {
     const ModelPreset* p = reg.find(name);
     ASSERT_NE(p, nullptr) << name;
     EXPECT_EQ(reg.find(p->hf_id), p) << name;
@@ -165,9 +187,8 @@ TEST(NodeLabels, ParsesGpuFeatureDiscoveryLabels) {
 }
 
 TEST(NodeLabels, MissingOrMalformedLabelsGiveNothing) {
-  const Labels full = {{"nvidia.com/gpu.product", "NVIDIA-A10"},
-                       {"nvidia.com/gpu.count", "1"},
-                       {"nvidia.com/gpu.memory", "23028"}};
+  const Labels full = {
+      {"nvidia.com/gpu.product", "NVIDIA-A10"}, {"nvidia.com/gpu.count", "1"}, {"nvidia.com/gpu.memory", "23028"}};
   ASSERT_TRUE(gpu_config_from_node_labels(full).has_value());
   for (const char* key : {"nvidia.com/gpu.product", "nvidia.com/gpu.count", "nvidia.com/gpu.memory"}) {
     Labels l = full;

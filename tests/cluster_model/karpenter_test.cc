@@ -21,9 +21,10 @@ using testing::ManualLoop;
 constexpr const char* kSku = "Standard_NC24ads_A100_v4";
 
 Object workspace(const std::string& name, Labels extra_labels = {}) {
-  Object ws = make_object("Workspace", "default", name,
-                          {{"resource", {{"instanceType", kSku}, {"labelSelector", {{"matchLabels", {{"apps", name}}}}}}},
-                           {"inference", {{"preset", {{"name", "phi-4"}}}}}});
+  Object ws =
+      make_object("Workspace", "default", name,
+                  {{"resource", {{"instanceType", kSku}, {"labelSelector", {{"matchLabels", {{"apps", name}}}}}}},
+                   {"inference", {{"preset", {{"name", "phi-4"}}}}}});
   ws.api_version = "kaito.sh/v1beta1";
   ws.meta.labels = std::move(extra_labels);
   return ws;
@@ -44,7 +45,8 @@ class KarpenterTest : public ::testing::Test {
     auto r = store_.create(nc);
     ASSERT_TRUE(r.ok()) << r.error().to_string();
     Object with_status = *r.value();
-    with_status.body["status"] = {{"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}};
+    with_status.body["status"] = {
+        {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}};
     ASSERT_TRUE(store_.update_status(std::move(with_status)).ok());
   }
 
@@ -112,7 +114,8 @@ TEST_F(KarpenterTest, NodeClassMustBeReady) {
   const Object ws = workspace("ws1");
   Status s = provision(ws, 2);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("NodeClass \"image-family-ubuntu\" is not ready"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("NodeClass \"image-family-ubuntu\" is not ready"), std::string::npos)
+      << s.error().message;
   add_node_class("image-family-ubuntu", false);
   s = provision(ws, 2);
   ASSERT_FALSE(s);
@@ -125,12 +128,14 @@ TEST_F(KarpenterTest, ReplicasCoverTargetMinusByoAndOnlyGrow) {
   add_node_class("image-family-azure-linux", true);
   const Object ws = workspace("ws1");
   // A ready BYO node with the workspace's labels and SKU covers one of the three.
-  ASSERT_TRUE(store_.create(make_node("byo-1", {{"nvidia.com/gpu", "1"}},
-                                      {{"apps", "ws1"}, {kLabelInstanceType, kSku}})).ok());
+  ASSERT_TRUE(
+      store_.create(make_node("byo-1", {{"nvidia.com/gpu", "1"}}, {{"apps", "ws1"}, {kLabelInstanceType, kSku}})).ok());
   // A sibling workspace's Karpenter node with the same user labels does not.
-  ASSERT_TRUE(store_.create(make_node("other-1", {{"nvidia.com/gpu", "1"}},
-                                      {{"apps", "ws1"}, {kLabelInstanceType, kSku},
-                                       {kaito::kLabelKarpenterWorkspaceName, "other"}})).ok());
+  ASSERT_TRUE(store_
+                  .create(make_node(
+                      "other-1", {{"nvidia.com/gpu", "1"}},
+                      {{"apps", "ws1"}, {kLabelInstanceType, kSku}, {kaito::kLabelKarpenterWorkspaceName, "other"}}))
+                  .ok());
   ASSERT_TRUE(provision(ws, 3));
   EXPECT_EQ(replicas("default-ws1"), 2);
 
@@ -140,7 +145,8 @@ TEST_F(KarpenterTest, ReplicasCoverTargetMinusByoAndOnlyGrow) {
   EXPECT_EQ(replicas("default-ws1"), 3);
 
   // New BYO capacity never shrinks the pool (that would disrupt running Karpenter nodes).
-  ASSERT_TRUE(store_.create(make_node("byo-2", {{"nvidia.com/gpu", "1"}}, {{"apps", "ws1"}, {kLabelInstanceType, kSku}})).ok());
+  ASSERT_TRUE(
+      store_.create(make_node("byo-2", {{"nvidia.com/gpu", "1"}}, {{"apps", "ws1"}, {kLabelInstanceType, kSku}})).ok());
   ASSERT_TRUE(provision(ws, 3));
   EXPECT_EQ(replicas("default-ws1"), 3);
 

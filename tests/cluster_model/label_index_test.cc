@@ -45,8 +45,10 @@ TEST(LabelIndex, MatchesFullScanUnderRandomWrites) {
     } else {
       Object o = **existing;
       const char* k = keys[pick(3)];
-      if (pick(3) == 0) o.meta.labels.erase(k);
-      else o.meta.labels[k] = "v" + std::to_string(pick(3));
+      if (pick(3) == 0)
+        o.meta.labels.erase(k);
+      else
+        o.meta.labels[k] = "v" + std::to_string(pick(3));
       ASSERT_TRUE(store.update(o).ok());
     }
     if (step % 50 != 0) continue;

@@ -350,9 +350,9 @@ TEST_F(ObjectStoreTest, BindPod) {
 
 TEST_F(ObjectStoreTest, MergePatch) {
   Object ws = **store_.create(workspace("w"));
-  auto p = store_.patch("Workspace", "default", "w",
-                        {{"metadata", {{"labels", {{"a", "b"}}}}}, {"resource", {{"count", 3}}},
-                         {"status", {{"ignored", true}}}});
+  auto p = store_.patch(
+      "Workspace", "default", "w",
+      {{"metadata", {{"labels", {{"a", "b"}}}}}, {"resource", {{"count", 3}}}, {"status", {{"ignored", true}}}});
   ASSERT_TRUE(p.ok()) << p.error().to_string();
   EXPECT_EQ(*(*p)->meta.label("a"), "b");
   EXPECT_EQ((*p)->at("/resource/count"), 3);
@@ -360,16 +360,16 @@ TEST_F(ObjectStoreTest, MergePatch) {
   EXPECT_FALSE((*p)->body.contains("status"));
   EXPECT_EQ((*p)->meta.generation, 2);
 
-  auto s = store_.patch("Workspace", "default", "w", {{"status", {{"workerNodes", {"n"}}}}, {"resource", nullptr}},
-                        true);
+  auto s =
+      store_.patch("Workspace", "default", "w", {{"status", {{"workerNodes", {"n"}}}}, {"resource", nullptr}}, true);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ((*s)->at("/status/workerNodes/0"), "n");
   EXPECT_EQ((*s)->at("/resource/count"), 3);
   EXPECT_EQ((*s)->meta.generation, 2);
 
   // Removing a finalizer with a patch; a stale resourceVersion in the patch conflicts.
-  EXPECT_TRUE(store_.patch("Workspace", "default", "w", {{"metadata", {{"resourceVersion", "1"}}}})
-                  .is(ErrorCode::kConflict));
+  EXPECT_TRUE(
+      store_.patch("Workspace", "default", "w", {{"metadata", {{"resourceVersion", "1"}}}}).is(ErrorCode::kConflict));
   EXPECT_TRUE(store_.patch("Workspace", "default", "nope", json::object()).is(ErrorCode::kNotFound));
   EXPECT_TRUE(store_.patch("ConfigMap", "default", "x", json::object(), true).is(ErrorCode::kNotFound));
   (void)ws;
@@ -440,8 +440,8 @@ TEST_F(ObjectStoreTest, StoppedOrDestroyedWatchGetsNothingMore) {
   auto sa = record("ConfigMap", "", a);
   auto sb = record("ConfigMap", "", b);
   store_.create(make_object("ConfigMap", "d", "x")).value();
-  sa->stop();    // queued delivery must not arrive
-  sb.reset();    // same for a destroyed subscription
+  sa->stop();  // queued delivery must not arrive
+  sb.reset();  // same for a destroyed subscription
   loop_.drain();
   EXPECT_TRUE(a.empty());
   EXPECT_TRUE(b.empty());
@@ -522,9 +522,8 @@ TEST(ObjectStoreThreadsTest, OptimisticConcurrencyFromManyThreads) {
   ObjectStore store(q, q);
   ASSERT_TRUE(store.create(make_object("ConfigMap", "default", "counter", {{"data", {{"n", "0"}}}})).ok());
   std::vector<std::string> seen;
-  auto sub = store.watch("ConfigMap", "default", [&](const WatchEvent& ev) {
-    seen.push_back(ev.object->str("/data/n"));
-  });
+  auto sub =
+      store.watch("ConfigMap", "default", [&](const WatchEvent& ev) { seen.push_back(ev.object->str("/data/n")); });
   constexpr int kThreads = 4, kIncrements = 200;
   std::atomic<int> conflicts{0};
   std::vector<std::thread> threads;
@@ -534,9 +533,12 @@ TEST(ObjectStoreThreadsTest, OptimisticConcurrencyFromManyThreads) {
         Object cm = **store.get("ConfigMap", "default", "counter");
         cm.body["data"]["n"] = std::to_string(std::stoi(cm.str("/data/n")) + 1);
         auto r = store.update(cm);
-        if (r.ok()) ++i;
-        else if (r.is(ErrorCode::kConflict)) ++conflicts;
-        else FAIL() << r.error().to_string();
+        if (r.ok())
+          ++i;
+        else if (r.is(ErrorCode::kConflict))
+          ++conflicts;
+        else
+          FAIL() << r.error().to_string();
       }
     });
   }

@@ -52,7 +52,8 @@ TEST(PodRequestsTest, SumsContainersAndFallsBackToLimits) {
 TEST(TolerationTest, KubernetesMatching) {
   Taint gpu{"sku", "gpu", "NoSchedule"};
   EXPECT_FALSE(tolerates(json(), gpu));
-  EXPECT_TRUE(tolerates(json::array({{{"key", "sku"}, {"operator", "Equal"}, {"value", "gpu"}, {"effect", "NoSchedule"}}}), gpu));
+  EXPECT_TRUE(tolerates(
+      json::array({{{"key", "sku"}, {"operator", "Equal"}, {"value", "gpu"}, {"effect", "NoSchedule"}}}), gpu));
   EXPECT_TRUE(tolerates(json::array({{{"key", "sku"}, {"value", "gpu"}}}), gpu));  // default Equal, any effect
   EXPECT_FALSE(tolerates(json::array({{{"key", "sku"}, {"value", "cpu"}}}), gpu));
   EXPECT_TRUE(tolerates(json::array({{{"key", "sku"}, {"operator", "Exists"}}}), gpu));
@@ -121,13 +122,16 @@ TEST_F(SchedulerTest, CpuAndMemoryFit) {
 }
 
 TEST_F(SchedulerTest, TaintsAndTolerations) {
-  add_node("tainted", {{"nvidia.com/gpu", "1"}}, {}, json::array({{{"key", "sku"}, {"value", "gpu"}, {"effect", "NoSchedule"}}}));
+  add_node("tainted", {{"nvidia.com/gpu", "1"}}, {},
+           json::array({{{"key", "sku"}, {"value", "gpu"}, {"effect", "NoSchedule"}}}));
   add_pod("plain", {{"nvidia.com/gpu", "1"}});
   loop_.drain();
   EXPECT_EQ(node_of("plain"), "");
-  EXPECT_EQ(message_of("plain"), "False/Unschedulable: 0/1 nodes are available: 1 node(s) had untolerated taint {sku: gpu}.");
+  EXPECT_EQ(message_of("plain"),
+            "False/Unschedulable: 0/1 nodes are available: 1 node(s) had untolerated taint {sku: gpu}.");
   add_pod("tolerant", {{"nvidia.com/gpu", "1"}},
-          {{"tolerations", json::array({{{"key", "sku"}, {"operator", "Equal"}, {"value", "gpu"}, {"effect", "NoSchedule"}}})}});
+          {{"tolerations",
+            json::array({{{"key", "sku"}, {"operator", "Equal"}, {"value", "gpu"}, {"effect", "NoSchedule"}}})}});
   loop_.drain();
   EXPECT_EQ(node_of("tolerant"), "tainted");
 }
@@ -147,12 +151,12 @@ TEST_F(SchedulerTest, UnschedulableMessageCountsReasons) {
 TEST_F(SchedulerTest, RequiredNodeAffinity) {
   add_node("n1", {{"cpu", "1"}}, {{"kubernetes.io/hostname", "n1"}});
   add_node("n2", {{"cpu", "1"}}, {{"kubernetes.io/hostname", "n2"}});
-  json affinity = {{"nodeAffinity",
-                    {{"requiredDuringSchedulingIgnoredDuringExecution",
-                      {{"nodeSelectorTerms",
-                        json::array({{{"matchExpressions",
-                                       json::array({{{"key", "kubernetes.io/hostname"}, {"operator", "In"},
-                                                     {"values", {"n2"}}}})}}})}}}}}};
+  json affinity = {
+      {"nodeAffinity",
+       {{"requiredDuringSchedulingIgnoredDuringExecution",
+         {{"nodeSelectorTerms", json::array({{{"matchExpressions", json::array({{{"key", "kubernetes.io/hostname"},
+                                                                                 {"operator", "In"},
+                                                                                 {"values", {"n2"}}}})}}})}}}}}};
   add_pod("p", {{"cpu", "1"}}, {{"affinity", affinity}});
   loop_.drain();
   EXPECT_EQ(node_of("p"), "n2");
@@ -249,7 +253,9 @@ TEST(SchedulerScaleTest, ManyPodsOnManyNodes) {
   for (int i = 0; i < nodes; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "node-%05d", i);
-    ASSERT_TRUE(store.create(make_node(name, {{"nvidia.com/gpu", "8"}, {"cpu", "96"}, {"memory", "900Gi"}, {"pods", "110"}})).ok());
+    ASSERT_TRUE(
+        store.create(make_node(name, {{"nvidia.com/gpu", "8"}, {"cpu", "96"}, {"memory", "900Gi"}, {"pods", "110"}}))
+            .ok());
   }
   for (int i = 0; i < pods; ++i) {  // per node: 8 one-GPU pods and 2 CPU-only pods
     json requests = i % 10 < 8 ? json{{"nvidia.com/gpu", "1"}, {"cpu", "4"}} : json{{"cpu", "4"}};
@@ -265,7 +271,8 @@ TEST(SchedulerScaleTest, ManyPodsOnManyNodes) {
   auto all = store.list("Pod");
   int gpu_pods_on_node0 = 0;
   for (const auto& p : all.value())
-    gpu_pods_on_node0 += p->str("/spec/nodeName") == "node-00000" && p->at("/spec/containers/0/resources/requests").contains("nvidia.com/gpu");
+    gpu_pods_on_node0 += p->str("/spec/nodeName") == "node-00000" &&
+                         p->at("/spec/containers/0/resources/requests").contains("nvidia.com/gpu");
   EXPECT_EQ(gpu_pods_on_node0, 8);
 }
 

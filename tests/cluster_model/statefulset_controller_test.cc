@@ -20,13 +20,12 @@ using testing::TestKubelet;
 Object statefulset(const std::string& name, int replicas, const std::string& policy, const std::string& image) {
   Object s = make_object("StatefulSet", "default", name);
   s.api_version = "apps/v1";
-  s.body["spec"] = {
-      {"replicas", replicas},
-      {"serviceName", name + "-headless"},
-      {"selector", {{"matchLabels", {{"app", name}}}}},
-      {"template",
-       {{"metadata", {{"labels", {{"app", name}}}}},
-        {"spec", {{"containers", json::array({{{"name", "main"}, {"image", image}}})}}}}}};
+  s.body["spec"] = {{"replicas", replicas},
+                    {"serviceName", name + "-headless"},
+                    {"selector", {{"matchLabels", {{"app", name}}}}},
+                    {"template",
+                     {{"metadata", {{"labels", {{"app", name}}}}},
+                      {"spec", {{"containers", json::array({{{"name", "main"}, {"image", image}}})}}}}}};
   if (!policy.empty()) s.body["spec"]["podManagementPolicy"] = policy;
   return s;
 }

@@ -70,8 +70,8 @@ inline Object make_node(std::string name, json allocatable, Labels labels = {}) 
 //! A pod with one container requesting `requests` (JSON map).
 inline Object make_pod(std::string ns, std::string name, json requests = json::object()) {
   Object p = make_object("Pod", std::move(ns), std::move(name));
-  p.body["spec"] = {{"containers", json::array({{{"name", "main"}, {"image", "busybox"},
-                                                 {"resources", {{"requests", requests}}}}})}};
+  p.body["spec"] = {
+      {"containers", json::array({{{"name", "main"}, {"image", "busybox"}, {"resources", {{"requests", requests}}}}})}};
   return p;
 }
 

@@ -13,8 +13,10 @@ Object workspace(const std::string& sku, const std::string& preset) {
   Object ws = object_from_json(json::parse(R"({
     "apiVersion": "kaito.sh/v1beta1", "kind": "Workspace",
     "metadata": {"name": "workspace-phi-3-mini", "namespace": "default", "uid": "u-1"},
-    "resource": {"instanceType": ")" + sku + R"(", "labelSelector": {"matchLabels": {"apps": "phi-3"}}},
-    "inference": {"preset": {"name": ")" + preset + R"("}}})"));
+    "resource": {"instanceType": ")" + sku +
+                                           R"(", "labelSelector": {"matchLabels": {"apps": "phi-3"}}},
+    "inference": {"preset": {"name": ")" + preset +
+                                           R"("}}})"));
   return ws;
 }
 
@@ -87,7 +89,8 @@ TEST(VllmFlags, Float16OnV100) {
 
 TEST(VllmFlags, Bfloat16OnA100AndA10Utilisation) {
   EXPECT_EQ(command_for("phi-3-mini-4k-instruct", "Standard_NC24ads_A100_v4", 1).flags.at("dtype"), "bfloat16");
-  EXPECT_EQ(command_for("phi-3-mini-4k-instruct", "Standard_NV36ads_A10_v5", 1).flags.at("gpu-memory-utilization"), "0.82");
+  EXPECT_EQ(command_for("phi-3-mini-4k-instruct", "Standard_NV36ads_A10_v5", 1).flags.at("gpu-memory-utilization"),
+            "0.82");
 }
 
 TEST(VllmFlags, SmallModelOnMultiGpuNodeUsesDataParallelism) {
@@ -140,7 +143,9 @@ TEST(Workload, ServiceAndStatefulSetShape) {
   EXPECT_EQ(c["readinessProbe"]["initialDelaySeconds"], 30);
   // ReadinessTimeout = clamp(15 min + 18 s x 7.12 GiB, 30 min, 180 min) = 30 min -> 180 x 10 s.
   EXPECT_EQ(c["startupProbe"]["failureThreshold"], 180);
-  const json& terms = sts.at("/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions");
+  const json& terms = sts.at(
+      "/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/"
+      "matchExpressions");
   EXPECT_EQ(terms.size(), 3u);  // apps, kaito.sh/workspace, kaito.sh/workspacenamespace
   EXPECT_EQ(sts.at("/spec/template/spec/tolerations").size(), 3u);
 }
@@ -163,9 +168,9 @@ TEST(PodFailure, ClassifiesLikeKaito) {
   pod.meta.name = "p";
   std::string msg;
   EXPECT_EQ(classify_pod_failure(pod, msg), "");
-  pod.body["status"]["containerStatuses"] = json::array(
-      {{{"name", "c"}, {"lastState", {{"terminated", {{"reason", "OOMKilled"}}}}},
-        {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}}});
+  pod.body["status"]["containerStatuses"] = json::array({{{"name", "c"},
+                                                          {"lastState", {{"terminated", {{"reason", "OOMKilled"}}}}},
+                                                          {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}}});
   EXPECT_EQ(classify_pod_failure(pod, msg), "ContainerOOMKilled");
   pod.body["status"]["containerStatuses"][0].erase("lastState");
   EXPECT_EQ(classify_pod_failure(pod, msg), "ContainerCrashLoopBackOff");
@@ -183,9 +188,9 @@ TEST(PodFailure, PriorityIsAcrossTheWholePod) {
   pod.meta.name = "p";
   std::string msg;
   // CrashLoopBackOff in the first container, OOMKilled in the second: OOMKilled wins.
-  pod.body["status"]["containerStatuses"] = json::array(
-      {{{"name", "a"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}},
-       {{"name", "b"}, {"state", {{"terminated", {{"reason", "OOMKilled"}}}}}}});
+  pod.body["status"]["containerStatuses"] =
+      json::array({{{"name", "a"}, {"state", {{"waiting", {{"reason", "CrashLoopBackOff"}}}}}},
+                   {{"name", "b"}, {"state", {{"terminated", {{"reason", "OOMKilled"}}}}}}});
   EXPECT_EQ(classify_pod_failure(pod, msg), "ContainerOOMKilled");
   pod.body["status"]["containerStatuses"] = json::array();
   pod.body["status"]["reason"] = "Evicted";

@@ -38,7 +38,8 @@ TEST(Rfc3339, RoundTrips) {
   EXPECT_EQ(format_rfc3339(kSimEpoch + 10 * kMinute), "2025-01-01T00:10:00Z");
   EXPECT_EQ(parse_rfc3339("2025-01-01T00:10:00Z"), kSimEpoch + 10 * kMinute);
   EXPECT_EQ(parse_rfc3339("2025-01-01T01:10:00+01:00"), kSimEpoch + 10 * kMinute);
-  EXPECT_EQ(parse_rfc3339("2024-02-29T12:00:00.5Z"), parse_rfc3339("2024-02-29T12:00:00Z").value() + 500 * kMillisecond);
+  EXPECT_EQ(parse_rfc3339("2024-02-29T12:00:00.5Z"),
+            parse_rfc3339("2024-02-29T12:00:00Z").value() + 500 * kMillisecond);
   EXPECT_FALSE(parse_rfc3339("2025-13-01T00:00:00Z"));
   EXPECT_FALSE(parse_rfc3339("yesterday"));
 }

@@ -63,8 +63,10 @@ TEST_F(GpuCliTest, PredictJsonShape) {
   const std::string csv = write_csv(
       "ktwin_predict_small.csv",
       std::string(kHeader) +
-          "1,meta-llama/Llama-2-7b-hf,A100-SXM-80GB,fp16,1,1,trtllm,static,1,,,,2048,1,fixed,133,,,,,yes,\"a, quoted note\",src\n"
-          "2,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,fp8,1,1,vllm,closed_loop,,8,,100,500,100,fixed,60,10,,700,,yes,,\n"
+          "1,meta-llama/Llama-2-7b-hf,A100-SXM-80GB,fp16,1,1,trtllm,static,1,,,,2048,1,fixed,133,,,,,yes,\"a, quoted "
+          "note\",src\n"
+          "2,meta-llama/"
+          "Llama-3.1-8B-Instruct,H100-SXM-80GB,fp8,1,1,vllm,closed_loop,,8,,100,500,100,fixed,60,10,,700,,yes,,\n"
           "3,acme/Unknown-7B,H100-SXM-80GB,fp16,1,1,vllm,static,1,,,,10,10,fixed,5,,,,,yes,,\n"
           "4,meta-llama/Llama-2-7b-hf,A100-SXM-80GB,fp16,1,1,vllm,static,1,,,,10,10,fixed,5,,,,,no,,\n");
   const RunResult r = run("predict --csv '" + csv + "' --json");
@@ -77,7 +79,8 @@ TEST_F(GpuCliTest, PredictJsonShape) {
   EXPECT_GT(j["rows"][0]["predicted"]["ttft_ms"].get<double>(), 50);
   EXPECT_LT(j["rows"][0]["predicted"]["ttft_ms"].get<double>(), 400);
   EXPECT_EQ(j["rows"][1]["measured"].size(), 3u);
-  for (const char* m : {"ttft_ms", "tpot_ms", "out_tok_s_total"}) EXPECT_TRUE(j["rows"][1]["predicted"].contains(m)) << m;
+  for (const char* m : {"ttft_ms", "tpot_ms", "out_tok_s_total"})
+    EXPECT_TRUE(j["rows"][1]["predicted"].contains(m)) << m;
   EXPECT_EQ(j["summary"]["ttft_ms"]["n"], 2);
   EXPECT_EQ(j["summary"]["tpot_ms"]["n"], 1);
   EXPECT_FALSE(j["summary"].contains("e2e_ms"));
@@ -93,12 +96,16 @@ TEST_F(GpuCliTest, PredictJsonShape) {
 }
 
 TEST_F(GpuCliTest, BadCsvIsFileLineErrorExit2) {
-  const std::string bad_col = write_csv("ktwin_bad_col.csv", "row,model_id,gpu_id,tp,mode,ttft_msec\n1,a,b,1,static,3\n");
+  const std::string bad_col =
+      write_csv("ktwin_bad_col.csv", "row,model_id,gpu_id,tp,mode,ttft_msec\n1,a,b,1,static,3\n");
   RunResult r = run("predict --csv '" + bad_col + "'");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find(":1: ttft_msec: unknown column \"ttft_msec\" (did you mean \"ttft_ms\"?)"), std::string::npos) << r.err;
-  const std::string bad_num = write_csv("ktwin_bad_num.csv", std::string(kHeader) + "\n" +
-      "1,meta-llama/Llama-2-7b-hf,A100-SXM-80GB,fp16,1,one,trtllm,static,1,,,,2048,1,fixed,133,,,,,yes,,\n");
+  EXPECT_NE(r.err.find(":1: ttft_msec: unknown column \"ttft_msec\" (did you mean \"ttft_ms\"?)"), std::string::npos)
+      << r.err;
+  const std::string bad_num = write_csv(
+      "ktwin_bad_num.csv",
+      std::string(kHeader) + "\n" +
+          "1,meta-llama/Llama-2-7b-hf,A100-SXM-80GB,fp16,1,one,trtllm,static,1,,,,2048,1,fixed,133,,,,,yes,,\n");
   r = run("predict --csv '" + bad_num + "' --json");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find(":3: tp: not a non-negative number: \"one\""), std::string::npos) << r.err;
@@ -140,17 +147,21 @@ TEST_F(GpuCliTest, CalibrateWritesAFileThatPredictUses) {
 TEST(Measurements, TpotStatisticAndVllmGenerationFromColumnsOrNotes) {
   using namespace ktwin::gpu;
   const std::string head =
-      "row,model_id,gpu_id,tp,engine,mode,num_prompts,input_dist,tpot_ms,out_tok_s_total,notes,engine_version,tpot_stat\n";
+      "row,model_id,gpu_id,tp,engine,mode,num_prompts,input_dist,tpot_ms,out_tok_s_total,notes,engine_version,tpot_"
+      "stat\n";
   const std::string body =
       "1,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,"
       "\"vLLM v0.5.4; stats: tpot_ms = MEDIAN ITL (vLLM inter-token latency), not mean TPOT\",,\n"
-      "2,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,\"vLLM v0.5.4\",0.10.1,mean_itl\n"
-      "3,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,nim,saturated,100,sharegpt,20,3000,\"genai-perf at fixed concurrency\",,\n"
+      "2,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,\"vLLM "
+      "v0.5.4\",0.10.1,mean_itl\n"
+      "3,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,nim,saturated,100,sharegpt,20,3000,\"genai-perf at fixed "
+      "concurrency\",,\n"
       "4,meta-llama/Llama-3.1-8B-Instruct,H100-SXM-80GB,1,vllm,saturated,100,sharegpt,20,3000,,,\n";
   const auto rows = parse_measurements_csv(head + body, "m.csv");
   ASSERT_EQ(rows.size(), 4u);
   std::string why;
-  const auto a = setup_row(rows[0], why), b = setup_row(rows[1], why), c = setup_row(rows[2], why), d = setup_row(rows[3], why);
+  const auto a = setup_row(rows[0], why), b = setup_row(rows[1], why), c = setup_row(rows[2], why),
+             d = setup_row(rows[3], why);
   ASSERT_TRUE(a && b && c && d) << why;
   EXPECT_EQ(a->deployment.engine, EngineKind::kVllmV0);
   EXPECT_EQ(a->tpot_stat, TpotStat::kMedianItl);

@@ -29,7 +29,8 @@ TEST(KvCache, SizedFromMemoryMinusWeights) {
   // KAITO's 0.84 leaves less; TP2 halves the weights and the KV heads per GPU.
   c.gpu_memory_utilization = 0.84;
   EXPECT_LT(size_kv_cache(d, c).num_blocks, k.num_blocks);
-  const KvCacheSizing tp2 = size_kv_cache(deploy("meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kBF16, 2), EngineConfig{});
+  const KvCacheSizing tp2 =
+      size_kv_cache(deploy("meta-llama/Llama-3.1-8B", "H100-SXM-80GB", DType::kBF16, 2), EngineConfig{});
   EXPECT_DOUBLE_EQ(tp2.kv_bytes_per_token_per_gpu, k.kv_bytes_per_token_per_gpu / 2);
   // The model's context limit caps max-model-len; an explicit one larger than the cache is an error.
   EXPECT_EQ(k.max_model_len, 131072);
@@ -176,7 +177,8 @@ TEST(Engine, JumpAheadIsIdenticalToSteppingEveryToken) {
     for (int i = 0; i < 300; ++i) {
       // Bursts and lulls: sometimes many at once, sometimes idle gaps.
       if (rng.uniform() < 0.7) t += from_seconds(rng.exponential(seed % 2 ? 20.0 : 200.0));
-      reqs.push_back({i, t, static_cast<int32_t>(rng.uniform_int(1, 700)), static_cast<int32_t>(rng.uniform_int(1, 400))});
+      reqs.push_back(
+          {i, t, static_cast<int32_t>(rng.uniform_int(1, 700)), static_cast<int32_t>(rng.uniform_int(1, 400))});
     }
     EngineConfig cfg;
     cfg.max_num_seqs = static_cast<int>(rng.uniform_int(4, 64));

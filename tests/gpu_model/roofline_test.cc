@@ -73,8 +73,8 @@ TEST(Roofline, TensorParallelSplitsWorkAndAddsCollectives) {
   auto tp1 = make_predictor("roofline", deploy("meta-llama/Llama-2-70b-hf", "H100-SXM-80GB", DType::kFP8, 1), c);
   auto tp4 = make_predictor("roofline", deploy("meta-llama/Llama-2-70b-hf", "H100-SXM-80GB", DType::kFP8, 4), c);
   const double d1 = decode(*tp1, 1, 100), d4 = decode(*tp4, 1, 100);
-  EXPECT_LT(d4, d1 / 3);   // weights are split four ways ...
-  EXPECT_GT(d4, d1 / 4);   // ... but all-reduces are added
+  EXPECT_LT(d4, d1 / 3);  // weights are split four ways ...
+  EXPECT_GT(d4, d1 / 4);  // ... but all-reduces are added
   const StepBreakdown b = tp4->predict(StepShape{{}, 1, 100});
   EXPECT_GT(b.collective_s, 0);
   EXPECT_EQ(tp1->predict(StepShape{{}, 1, 100}).collective_s, 0);

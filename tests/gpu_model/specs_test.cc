@@ -19,8 +19,8 @@ TEST(GpuSpecs, ShippedSheetHasTheCalibrationGpus) {
   EXPECT_EQ(h100.nvlink_gpus, 8);
   EXPECT_DOUBLE_EQ(h100.usable_memory_gib, 80);
   EXPECT_DOUBLE_EQ(hw.gpu("A100-SXM-80GB").fp8_tflops, 0);  // Ampere: no FP8 tensor cores
-  EXPECT_GT(hw.gpu("A10G-24GB").fp16_tflops, 0);             // derived, needed by the roofline
-  EXPECT_EQ(hw.gpu("A100-PCIE-80GB").nvlink_gpus, 2);        // bridges pair two GPUs
+  EXPECT_GT(hw.gpu("A10G-24GB").fp16_tflops, 0);            // derived, needed by the roofline
+  EXPECT_EQ(hw.gpu("A100-PCIE-80GB").nvlink_gpus, 2);       // bridges pair two GPUs
   EXPECT_EQ(hw.gpu("L40S-48GB").nvlink_gbs, 0);
   for (const auto& g : hw.gpus) {
     EXPECT_GT(g.bandwidth_gbs, 0) << g.id;
@@ -68,12 +68,15 @@ TEST(Architectures, UnknownModelIsAClearError) {
     default_hardware().model("acme/NotAModel-7B");
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown model architecture \"acme/NotAModel-7B\""), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown model architecture \"acme/NotAModel-7B\""), std::string::npos)
+        << e.what();
   }
 }
 
 TEST(Architectures, BadDataPointsAtFileLineAndField) {
-  const std::string gpus = "gpus:\n  - {id: G, memory_gb: 10, bandwidth_gbs: 100, fp16_tflops: 10, interconnect: {nvlink_gbs: 0, pcie_gbs: 32}}\n";
+  const std::string gpus =
+      "gpus:\n  - {id: G, memory_gb: 10, bandwidth_gbs: 100, fp16_tflops: 10, interconnect: {nvlink_gbs: 0, pcie_gbs: "
+      "32}}\n";
   const std::string arch =
       "architectures:\n"
       "  - hf_id: a/b\n"
@@ -89,8 +92,10 @@ TEST(Architectures, BadDataPointsAtFileLineAndField) {
     EXPECT_NE(std::string(e.what()).find("unknown field \"layres\""), std::string::npos) << e.what();
   }
   try {
-    parse_hardware("gpus:\n  - {id: G, memory_gb: 10, bandwidth_gbs: -1, fp16_tflops: 10, interconnect: {nvlink_gbs: 0, pcie_gbs: 32}}\n",
-                   "g.yaml", "architectures: []\n", "a.yaml", nullptr);
+    parse_hardware(
+        "gpus:\n  - {id: G, memory_gb: 10, bandwidth_gbs: -1, fp16_tflops: 10, interconnect: {nvlink_gbs: 0, pcie_gbs: "
+        "32}}\n",
+        "g.yaml", "architectures: []\n", "a.yaml", nullptr);
     FAIL();
   } catch (const InputError& e) {
     EXPECT_EQ(e.line(), 2);
@@ -99,7 +104,8 @@ TEST(Architectures, BadDataPointsAtFileLineAndField) {
   // Same id twice (aliases included) is rejected.
   const std::string dup = arch.substr(0, arch.find(", layres: 3")) + "}\n" +
                           "  - {hf_id: A/B, max_position_embeddings: 1, architecture: {num_layers: 1, hidden_size: 64, "
-                          "num_attention_heads: 4, num_kv_heads: 4, intermediate_size: 1, vocab_size: 1, params_billion: 1, attention: GQA}}\n";
+                          "num_attention_heads: 4, num_kv_heads: 4, intermediate_size: 1, vocab_size: 1, "
+                          "params_billion: 1, attention: GQA}}\n";
   EXPECT_THROW(parse_hardware(gpus, "g.yaml", dup, "a.yaml", nullptr), InputError);
 }
 

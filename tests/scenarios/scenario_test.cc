@@ -40,7 +40,8 @@ std::string first_difference(const std::string& want, const std::string& got) {
     const bool hb = static_cast<bool>(std::getline(b, lb));
     if (!ha && !hb) return "";
     if (!ha || !hb || la != lb)
-      return "line " + std::to_string(line) + "\n  golden: " + (ha ? la : "<end>") + "\n  run:    " + (hb ? lb : "<end>");
+      return "line " + std::to_string(line) + "\n  golden: " + (ha ? la : "<end>") +
+             "\n  run:    " + (hb ? lb : "<end>");
   }
 }
 
@@ -63,8 +64,8 @@ TEST_P(ShippedScenario, PassesIsDeterministicAndMatchesGolden) {
   }
   ASSERT_TRUE(fs::exists(golden)) << "missing golden " << golden << " (run with KTWIN_UPDATE_GOLDEN=1)";
   const std::string want = read(golden);
-  EXPECT_TRUE(want == first.events_jsonl) << "event log differs from " << golden << " at "
-                                          << first_difference(want, first.events_jsonl);
+  EXPECT_TRUE(want == first.events_jsonl)
+      << "event log differs from " << golden << " at " << first_difference(want, first.events_jsonl);
 }
 
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
@@ -85,7 +86,8 @@ TEST_P(ShuffledTies, OutcomesDoNotDependOnTieOrder) {
     sim::RunOptions opts;
     opts.shuffle_ties_seed = shuffle;
     const sim::RunOutcome out = sim::run_scenario(sc, catalog::default_catalog(), opts);
-    for (const auto& e : out.expectations) EXPECT_TRUE(e.passed) << "shuffle " << shuffle << ": " << e.text << ": " << e.detail;
+    for (const auto& e : out.expectations)
+      EXPECT_TRUE(e.passed) << "shuffle " << shuffle << ": " << e.text << ": " << e.detail;
   }
 }
 

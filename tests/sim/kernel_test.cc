@@ -49,7 +49,7 @@ TEST(KernelTest, EventsPostedDuringAnEventInterleaveByTimeAndSeq) {
   std::vector<std::string> log;
   k.post_at(10, [&] {
     log.push_back("A@" + std::to_string(k.now()));
-    k.post([&] { log.push_back("A.now@" + std::to_string(k.now())); });      // after B (posted earlier)
+    k.post([&] { log.push_back("A.now@" + std::to_string(k.now())); });          // after B (posted earlier)
     k.post_after(5, [&] { log.push_back("A.+5@" + std::to_string(k.now())); });  // after C (posted earlier)
   });
   k.post_at(10, [&] { log.push_back("B@" + std::to_string(k.now())); });
@@ -69,7 +69,7 @@ TEST(KernelTest, RunUntilIncludesBoundaryAndAdvancesClock) {
   EXPECT_EQ(k.pending(), 2u);
   EXPECT_EQ(k.run_until(10), 0u);  // idempotent at the same time
   EXPECT_EQ(k.run_until(15), 1u);
-  EXPECT_EQ(k.now(), 15);          // the clock moves to the boundary even without an event there
+  EXPECT_EQ(k.now(), 15);  // the clock moves to the boundary even without an event there
   EXPECT_EQ(k.next_event_time(), std::optional<Time>(20));
   EXPECT_EQ(k.run_until(100), 1u);
   EXPECT_EQ(k.now(), 100);
@@ -81,8 +81,8 @@ TEST(KernelTest, EventPostedAtBoundaryDuringRunUntilStillRuns) {
   int count = 0;
   k.post_at(10, [&] {
     ++count;
-    k.post([&] { ++count; });             // same time: within the boundary
-    k.post_after(1, [&] { ++count; });    // past the boundary: waits
+    k.post([&] { ++count; });           // same time: within the boundary
+    k.post_after(1, [&] { ++count; });  // past the boundary: waits
   });
   EXPECT_EQ(k.run_until(10), 2u);
   EXPECT_EQ(count, 2);
@@ -98,7 +98,7 @@ TEST(KernelTest, StopEndsTheRunAfterTheCurrentEvent) {
     });
   EXPECT_EQ(k.run_until(100), 3u);
   EXPECT_TRUE(k.stop_requested());
-  EXPECT_EQ(k.now(), 3);  // not advanced to the boundary when stopped
+  EXPECT_EQ(k.now(), 3);              // not advanced to the boundary when stopped
   EXPECT_EQ(k.run_until_idle(), 7u);  // the next run clears the flag
   EXPECT_EQ(count, 10);
 }
@@ -170,8 +170,7 @@ TEST(KernelTest, ManyRandomEventsRunInTimeThenSeqOrder) {
   }
   EXPECT_EQ(k.pending(), static_cast<size_t>(n));
   EXPECT_EQ(k.run_until_idle(), static_cast<uint64_t>(n));
-  std::stable_sort(posted.begin(), posted.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(posted.begin(), posted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   ASSERT_EQ(ran.size(), posted.size());
   for (int i = 0; i < n; ++i) ASSERT_EQ(ran[i], posted[i].second) << "at position " << i;
   EXPECT_EQ(k.pending(), 0u);
@@ -191,8 +190,8 @@ TEST(KernelTest, SelfReschedulingChainsAndTimers) {
   k.post(tick_a);
   k.post(tick_b);
   k.run_until_idle();
-  std::vector<std::pair<char, Time>> want = {{'a', 0}, {'b', 0}, {'a', 10}, {'b', 15}, {'a', 20},
-                                             {'b', 30}, {'a', 30}};  // b's 30 was posted at 15, a's at 20
+  std::vector<std::pair<char, Time>> want = {{'a', 0},  {'b', 0},  {'a', 10}, {'b', 15},
+                                             {'a', 20}, {'b', 30}, {'a', 30}};  // b's 30 was posted at 15, a's at 20
   EXPECT_EQ(log, want);
 }
 
@@ -225,8 +224,8 @@ TEST(KernelShuffleTies, PermutesSameTimeEventsOnlyAndKeepsCancel) {
   const auto plain = order_of(0), a = order_of(11), b = order_of(12);
   ASSERT_EQ(plain.size(), 51u);
   for (const auto* o : {&plain, &a, &b}) {
-    EXPECT_EQ(o->front(), -1);   // earlier times first
-    EXPECT_EQ(o->back(), 100);   // later times last
+    EXPECT_EQ(o->front(), -1);                          // earlier times first
+    EXPECT_EQ(o->back(), 100);                          // later times last
     EXPECT_EQ(std::count(o->begin(), o->end(), 7), 0);  // cancelled stays cancelled
     std::vector<int> sorted = *o;
     std::sort(sorted.begin(), sorted.end());

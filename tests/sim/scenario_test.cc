@@ -21,8 +21,8 @@ class ScenarioTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("ktwin-scenario-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
+    dir_ =
+        fs::temp_directory_path() / ("ktwin-scenario-" + std::string(info->name()) + "-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -63,20 +63,20 @@ const char* kHead =
     "  - manifest: {apiVersion: kaito.sh/v1beta1, kind: Workspace, metadata: {name: workspace-phi-3-mini}}\n";
 
 const char* kPhiManifests =
-    "apiVersion: kaito.sh/v1beta1\n"          // 1
-    "kind: Workspace\n"                       // 2
-    "metadata:\n"                             // 3
-    "  name: workspace-phi-3-mini\n"          // 4
-    "resource:\n"                             // 5
+    "apiVersion: kaito.sh/v1beta1\n"  // 1
+    "kind: Workspace\n"               // 2
+    "metadata:\n"                     // 3
+    "  name: workspace-phi-3-mini\n"  // 4
+    "resource:\n"                     // 5
     "  instanceType: Standard_NC24ads_A100_v4\n"
     "  labelSelector:\n"
     "    matchLabels:\n"
     "      apps: phi-3\n"
     "inference:\n"
     "  preset:\n"
-    "    name: phi-3-mini-4k-instruct\n"      // 12
-    "---\n"                                   // 13
-    "apiVersion: v1\n"                        // 14
+    "    name: phi-3-mini-4k-instruct\n"  // 12
+    "---\n"                               // 13
+    "apiVersion: v1\n"                    // 14
     "kind: ConfigMap\n"
     "metadata:\n"
     "  name: phi-3-config\n"
@@ -150,8 +150,7 @@ expect:
 
 TEST_F(ScenarioTest, FullScenarioRoundTrip) {
   write("workspaces/phi-3-mini.yaml", kPhiManifests);
-  write("workspaces/extra.yaml",
-        "apiVersion: kaito.sh/v1beta1\nkind: Workspace\nmetadata: {name: workspace-extra}\n");
+  write("workspaces/extra.yaml", "apiVersion: kaito.sh/v1beta1\nkind: Workspace\nmetadata: {name: workspace-extra}\n");
   write("data/prompts.csv", "tokens,source\n120,a\n\n# comment\n800,b\n40,c\n");
   write("data/trace.csv", "t,prompt,output\n0.0,100,20\n");
   std::string file = write("scenario.yaml", kFullScenario);
@@ -168,7 +167,8 @@ TEST_F(ScenarioTest, FullScenarioRoundTrip) {
   EXPECT_EQ(s.cluster.cloud, CloudKind::kAzure);
   EXPECT_EQ(s.cluster.region, "westus2");
   EXPECT_EQ(s.cluster.node_provisioner, ProvisionerKind::kGpuProvisioner);
-  EXPECT_EQ(s.cluster.quota, (std::map<std::string, int64_t>{{"Standard_NC24ads_A100_v4", 2}, {"Standard_NC6s_v3", 4}}));
+  EXPECT_EQ(s.cluster.quota,
+            (std::map<std::string, int64_t>{{"Standard_NC24ads_A100_v4", 2}, {"Standard_NC6s_v3", 4}}));
   ASSERT_EQ(s.cluster.nodes.size(), 2u);
   const NodeSpec& gpu = s.cluster.nodes[0];
   EXPECT_EQ(gpu.instance_type, "Standard_NC24ads_A100_v4");
@@ -329,8 +329,9 @@ TEST_F(ScenarioTest, UnknownKeyWithSuggestion) {
   EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  regoin: eastus\n"),
             at(6, 3) + "cluster.regoin: unknown field \"regoin\" (did you mean \"region\"?)");
   EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  zzz: 1\n"),
-            at(6, 3) + "cluster.zzz: unknown field \"zzz\"; expected one of: cloud, region, node_provisioner, "
-                       "quota, nodes, provisioning, datasets");
+            at(6, 3) +
+                "cluster.zzz: unknown field \"zzz\"; expected one of: cloud, region, node_provisioner, "
+                "quota, nodes, provisioning, datasets");
 }
 
 TEST_F(ScenarioTest, MissingRequiredField) {
@@ -340,7 +341,8 @@ TEST_F(ScenarioTest, MissingRequiredField) {
 
 TEST_F(ScenarioTest, WrongType) {
   EXPECT_EQ(error_of(std::string(kHead) + "seed: abc\n"), at(5, 7) + "seed: expected an integer, got \"abc\"");
-  EXPECT_EQ(error_of(std::string(kHead) + "traffic: {workspace: x}\n"), at(5, 10) + "traffic: expected a list, got a map");
+  EXPECT_EQ(error_of(std::string(kHead) + "traffic: {workspace: x}\n"),
+            at(5, 10) + "traffic: expected a list, got a map");
   EXPECT_EQ(error_of(std::string(kHead) + "cluster: {cloud: gcp}\n"),
             at(5, 18) + "cluster.cloud: unknown cloud \"gcp\"; expected one of: azure, aws, arc");
   EXPECT_EQ(error_of(std::string(kHead) + "cluster: {cloud: azur}\n"),
@@ -362,26 +364,28 @@ TEST_F(ScenarioTest, NegativeValues) {
   EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  quota: {Standard_NC6s_v3: -1}\n"),
             at(6, 29) + "cluster.quota.Standard_NC6s_v3: must not be negative, got -1");
   EXPECT_EQ(error_of(std::string(kHead) + "seed: -3\n"), at(5, 7) + "seed: must not be negative, got -3");
-  EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 10m, scale: {workspace: workspace-phi-3-mini, count: -2}}\n"),
-            at(6, 63) + "timeline[0].scale.count: must not be negative, got -2");
+  EXPECT_EQ(
+      error_of(std::string(kHead) + "timeline:\n  - {at: 10m, scale: {workspace: workspace-phi-3-mini, count: -2}}\n"),
+      at(6, 63) + "timeline[0].scale.count: must not be negative, got -2");
 }
 
 TEST_F(ScenarioTest, TrafficForUndefinedWorkspace) {
-  EXPECT_EQ(error_of(std::string(kHead) +
-                     "traffic:\n"
-                     "  - workspace: workspace-phi3-mini\n"
-                     "    arrival: {process: poisson, rate: 2/s}\n"
-                     "    prompt_tokens: 100\n"
-                     "    output_tokens: 100\n"),
-            at(6, 16) + "traffic[0].workspace: no Workspace \"workspace-phi3-mini\" is defined in workspaces "
-                        "(did you mean \"workspace-phi-3-mini\"?)");
+  EXPECT_EQ(error_of(std::string(kHead) + "traffic:\n"
+                                          "  - workspace: workspace-phi3-mini\n"
+                                          "    arrival: {process: poisson, rate: 2/s}\n"
+                                          "    prompt_tokens: 100\n"
+                                          "    output_tokens: 100\n"),
+            at(6, 16) +
+                "traffic[0].workspace: no Workspace \"workspace-phi3-mini\" is defined in workspaces "
+                "(did you mean \"workspace-phi-3-mini\"?)");
   EXPECT_EQ(error_of("name: t\nduration: 1h\nexpect:\n  - {workspace: other, ready_within: 10m}\n"),
             at(4, 17) + "expect[0].workspace: no Workspace \"other\" is defined in workspaces (none are)");
 }
 
 TEST_F(ScenarioTest, TimelineActionBeforeStart) {
-  EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: -5m, scale: {workspace: workspace-phi-3-mini, count: 2}}\n"),
-            at(6, 10) + "timeline[0].at: must not be negative, got -5m");
+  EXPECT_EQ(
+      error_of(std::string(kHead) + "timeline:\n  - {at: -5m, scale: {workspace: workspace-phi-3-mini, count: 2}}\n"),
+      at(6, 10) + "timeline[0].at: must not be negative, got -5m");
 }
 
 TEST_F(ScenarioTest, TimelineActionAfterEnd) {
@@ -391,63 +395,71 @@ TEST_F(ScenarioTest, TimelineActionAfterEnd) {
 
 TEST_F(ScenarioTest, TimelineActionShape) {
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h}\n"),
-            at(6, 5) + "timeline[0]: expected an action: one of scale, fail_node, delete, set_quota, "
-                       "capacity_outage, registry_outage, apply");
+            at(6, 5) +
+                "timeline[0]: expected an action: one of scale, fail_node, delete, set_quota, "
+                "capacity_outage, registry_outage, apply");
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h, delete: workspace/workspace-phi-3-mini, "
                                           "set_quota: {sku: a, count: 1}}\n"),
-            at(6, 54) + "timeline[0].set_quota: only one of scale, fail_node, delete, set_quota, capacity_outage, "
-                        "registry_outage, apply may be given; found delete and set_quota");
+            at(6, 54) +
+                "timeline[0].set_quota: only one of scale, fail_node, delete, set_quota, capacity_outage, "
+                "registry_outage, apply may be given; found delete and set_quota");
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h, delete: workspaces/x/y/z}\n"),
-            at(6, 22) + "timeline[0].delete: expected kind/name or kind/namespace/name (e.g. "
-                        "workspace/workspace-phi-3-mini), got \"workspaces/x/y/z\"");
+            at(6, 22) +
+                "timeline[0].delete: expected kind/name or kind/namespace/name (e.g. "
+                "workspace/workspace-phi-3-mini), got \"workspaces/x/y/z\"");
   EXPECT_EQ(error_of(std::string(kHead) + "timeline:\n  - {at: 1h, delete: worksapce/x}\n"),
             at(6, 22) + "timeline[0].delete: unknown kind \"worksapce\" (did you mean \"workspace\"?)");
 }
 
 TEST_F(ScenarioTest, RateNeedsAUnit) {
-  EXPECT_EQ(error_of(std::string(kHead) +
-                     "traffic:\n"
-                     "  - workspace: workspace-phi-3-mini\n"
-                     "    arrival: {process: poisson, rate: 0.5}\n"
-                     "    prompt_tokens: 100\n"
-                     "    output_tokens: 100\n"),
-            at(7, 39) + "traffic[0].arrival.rate: rate 0.5 has no unit; expected requests per time unit "
-                        "(e.g. 2/s, 120/m, 7200/h)");
-  EXPECT_EQ(error_of(std::string(kHead) +
-                     "traffic:\n"
-                     "  - workspace: workspace-phi-3-mini\n"
-                     "    arrival: {process: posson, rate: 2/s}\n"),
+  EXPECT_EQ(error_of(std::string(kHead) + "traffic:\n"
+                                          "  - workspace: workspace-phi-3-mini\n"
+                                          "    arrival: {process: poisson, rate: 0.5}\n"
+                                          "    prompt_tokens: 100\n"
+                                          "    output_tokens: 100\n"),
+            at(7, 39) +
+                "traffic[0].arrival.rate: rate 0.5 has no unit; expected requests per time unit "
+                "(e.g. 2/s, 120/m, 7200/h)");
+  EXPECT_EQ(error_of(std::string(kHead) + "traffic:\n"
+                                          "  - workspace: workspace-phi-3-mini\n"
+                                          "    arrival: {process: posson, rate: 2/s}\n"),
             at(7, 24) + "traffic[0].arrival.process: unknown arrival process \"posson\" (did you mean \"poisson\"?)");
 }
 
 TEST_F(ScenarioTest, BadDistributions) {
-  EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  provisioning:\n    vm_create: {dist: lognormal, median: 5m, p90: 2m}\n"),
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "cluster:\n  provisioning:\n    vm_create: {dist: lognormal, median: 5m, p90: 2m}\n"),
             at(7, 51) + "cluster.provisioning.vm_create.p90: p90 (2m) must not be below median (5m)");
   EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  provisioning:\n    vm_create: {dist: normal, mean: 5m}\n"),
-            at(7, 23) + "cluster.provisioning.vm_create.dist: unknown distribution \"normal\"; expected one of: "
-                        "fixed, uniform, lognormal, exponential");
+            at(7, 23) +
+                "cluster.provisioning.vm_create.dist: unknown distribution \"normal\"; expected one of: "
+                "fixed, uniform, lognormal, exponential");
   EXPECT_EQ(error_of(std::string(kHead) + "cluster:\n  provisioning:\n    vm_create: {dist: fixed, valeu: 5m}\n"),
             at(7, 30) + "cluster.provisioning.vm_create.valeu: unknown field \"valeu\" (did you mean \"value\"?)");
-  EXPECT_EQ(error_of(std::string(kHead) +
-                     "traffic:\n"
-                     "  - workspace: workspace-phi-3-mini\n"
-                     "    arrival: {process: poisson, rate: 2/s}\n"
-                     "    prompt_tokens: {dist: uniform, min: 300, max: 200}\n"
-                     "    output_tokens: 0\n"),
+  EXPECT_EQ(error_of(std::string(kHead) + "traffic:\n"
+                                          "  - workspace: workspace-phi-3-mini\n"
+                                          "    arrival: {process: poisson, rate: 2/s}\n"
+                                          "    prompt_tokens: {dist: uniform, min: 300, max: 200}\n"
+                                          "    output_tokens: 0\n"),
             at(8, 51) + "traffic[0].prompt_tokens.max: max (200) must not be below min (300)");
 }
 
 TEST_F(ScenarioTest, BadExpectations) {
-  EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: ttft_p59, below: 2s}\n"),
-            at(6, 47) + "expect[0].metric: unknown metric \"ttft_p59\" (did you mean \"ttft_p50\"?)");
-  EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: ttft_p95, below: 5 tok/s}\n"),
+  EXPECT_EQ(
+      error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: ttft_p59, below: 2s}\n"),
+      at(6, 47) + "expect[0].metric: unknown metric \"ttft_p59\" (did you mean \"ttft_p50\"?)");
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "expect:\n  - {workspace: workspace-phi-3-mini, metric: ttft_p95, below: 5 tok/s}\n"),
             at(6, 64) + "expect[0].below: ttft_p95 is compared with a time such as 2s or 500ms, got \"5 tok/s\"");
   EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: ttft_p95}\n"),
             at(6, 5) + "expect[0]: expected a bound for ttft_p95: one of below, above");
-  EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: kv_cache_usage_max, below: 120%}\n"),
+  EXPECT_EQ(error_of(std::string(kHead) +
+                     "expect:\n  - {workspace: workspace-phi-3-mini, metric: kv_cache_usage_max, below: 120%}\n"),
             at(6, 74) + "expect[0].below: kv_cache_usage_max is a fraction between 0 and 1 (or 0% to 100%), got 120%");
-  EXPECT_EQ(error_of(std::string(kHead) + "expect:\n  - {workspace: workspace-phi-3-mini, metric: kv_cache_usage_mean, above: 2s}\n"),
-            at(6, 75) + "expect[0].above: kv_cache_usage_mean is compared with a fraction such as 0.9 or 90%, got \"2s\"");
+  EXPECT_EQ(
+      error_of(std::string(kHead) +
+               "expect:\n  - {workspace: workspace-phi-3-mini, metric: kv_cache_usage_mean, above: 2s}\n"),
+      at(6, 75) + "expect[0].above: kv_cache_usage_mean is compared with a fraction such as 0.9 or 90%, got \"2s\"");
 }
 
 TEST_F(ScenarioTest, ManifestWithoutName) {
@@ -465,10 +477,14 @@ TEST_F(ScenarioTest, ManifestFileMissing) {
 }
 
 TEST_F(ScenarioTest, DuplicateManifest) {
-  EXPECT_EQ(error_of(std::string(kHead) +
-                     "  - manifest: {apiVersion: kaito.sh/v1beta1, kind: Workspace, metadata: {name: workspace-phi-3-mini}}\n"),
-            at(5, 80) + "workspaces[1].manifest.metadata.name: Workspace/default/workspace-phi-3-mini is defined twice "
-                        "(first at " + path("scenario.yaml") + ":4)");
+  EXPECT_EQ(
+      error_of(
+          std::string(kHead) +
+          "  - manifest: {apiVersion: kaito.sh/v1beta1, kind: Workspace, metadata: {name: workspace-phi-3-mini}}\n"),
+      at(5, 80) +
+          "workspaces[1].manifest.metadata.name: Workspace/default/workspace-phi-3-mini is defined twice "
+          "(first at " +
+          path("scenario.yaml") + ":4)");
 }
 
 TEST(ParseRateTest, Forms) {
@@ -498,10 +514,10 @@ namespace ktwin::sim {
 namespace {
 
 const char* kGenericModel =
-    "models:\n"                                    // 5
-    "  - hf_id: acme/tiny-7b\n"                    // 6
-    "    weights_gib: 13.5\n"                      // 7
-    "    max_position_embeddings: 32768\n"         // 8
+    "models:\n"                             // 5
+    "  - hf_id: acme/tiny-7b\n"             // 6
+    "    weights_gib: 13.5\n"               // 7
+    "    max_position_embeddings: 32768\n"  // 8
     "    architecture: {num_layers: 32, hidden_size: 4096, num_attention_heads: 32, num_kv_heads: 8,"
     " intermediate_size: 14336, vocab_size: 32000, params_billion: 7.2, attention: GQA}\n";  // 9
 
@@ -517,10 +533,11 @@ TEST_F(ScenarioTest, GenericModelsGetKaitosDerivedNumbers) {
   EXPECT_FALSE(p.tuning);
 
   // The run's catalog knows it; a model KAITO already ships is refused where it is written.
-  const std::string dup = std::string(kHead) +
-                          "models:\n  - hf_id: microsoft/Phi-3-mini-4k-instruct\n    weights_gib: 7\n"
-                          "    architecture: {num_layers: 32, hidden_size: 3072, num_attention_heads: 32, num_kv_heads: 32,"
-                          " intermediate_size: 8192, vocab_size: 32064, params_billion: 3.8, attention: MHA}\n";
+  const std::string dup =
+      std::string(kHead) +
+      "models:\n  - hf_id: microsoft/Phi-3-mini-4k-instruct\n    weights_gib: 7\n"
+      "    architecture: {num_layers: 32, hidden_size: 3072, num_attention_heads: 32, num_kv_heads: 32,"
+      " intermediate_size: 8192, vocab_size: 32064, params_billion: 3.8, attention: MHA}\n";
   const Scenario d = load_scenario(write("scenario.yaml", dup));
   try {
     (void)run_scenario(d, catalog::default_catalog());
@@ -535,11 +552,13 @@ TEST_F(ScenarioTest, GenericModelErrors) {
   const std::string head(kHead);
   EXPECT_EQ(error_of(head + "models:\n  - {hf_id: tiny, weights_gib: 1, architecture: {}}\n"),
             at(6, 13) + "models[0].hf_id: must look like \"org/model\" (a Hugging Face repository id)");
-  EXPECT_NE(error_of(head + "models:\n  - {hf_id: a/b, weights_gib: 1}\n").find("missing required field \"architecture\""),
-            std::string::npos);
-  EXPECT_NE(error_of(head + kGenericModel + "  - hf_id: acme/tiny-7b\n    weights_gib: 1\n"
-                                            "    architecture: {num_layers: 1, hidden_size: 64, num_attention_heads: 1,"
-                                            " num_kv_heads: 1, intermediate_size: 64, vocab_size: 10, params_billion: 0.1, attention: MHA}\n")
+  EXPECT_NE(
+      error_of(head + "models:\n  - {hf_id: a/b, weights_gib: 1}\n").find("missing required field \"architecture\""),
+      std::string::npos);
+  EXPECT_NE(error_of(head + kGenericModel +
+                     "  - hf_id: acme/tiny-7b\n    weights_gib: 1\n"
+                     "    architecture: {num_layers: 1, hidden_size: 64, num_attention_heads: 1,"
+                     " num_kv_heads: 1, intermediate_size: 64, vocab_size: 10, params_billion: 0.1, attention: MHA}\n")
                 .find("model \"acme/tiny-7b\" is already described at line 6"),
             std::string::npos);
 }

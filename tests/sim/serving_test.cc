@@ -86,9 +86,11 @@ TEST(ServingModel, ClosedLoopClientsQueuedArrivalsAndTheSummary) {
 TEST(ServingModel, SloGoodputWindowsDiurnalAndRoundRobin) {
   std::string text = kScenario;
   text.replace(text.find("traffic:"), std::string("traffic:").size(), "metrics_window: 5m\ntraffic:");
-  text.replace(text.find("arrival: {process: poisson, rate: 2/s}"), std::string("arrival: {process: poisson, rate: 2/s}").size(),
+  text.replace(text.find("arrival: {process: poisson, rate: 2/s}"),
+               std::string("arrival: {process: poisson, rate: 2/s}").size(),
                "arrival: {process: poisson, rate: 2/s, diurnal: {amplitude: 0.5, period: 10m}}, routing: round_robin");
-  text.replace(text.find("prompt_tokens: 200, output_tokens: 50}"), std::string("prompt_tokens: 200, output_tokens: 50}").size(),
+  text.replace(text.find("prompt_tokens: 200, output_tokens: 50}"),
+               std::string("prompt_tokens: 200, output_tokens: 50}").size(),
                "prompt_tokens: 200, output_tokens: 50, slo: {ttft: 5s, tpot: 50ms}}");
   // The first traffic entry of a workspace sets its SLO: put the closed loop first.
   const Scenario sc = parse_scenario(text, "serving-unit.yaml");
@@ -110,19 +112,24 @@ TEST(ServingModel, SloGoodputWindowsDiurnalAndRoundRobin) {
 TEST(ScenarioTraffic, BadQueueSloAndDiurnal) {
   auto error_of = [](const std::string& extra) {
     try {
-      (void)parse_scenario(std::string("name: t\nduration: 1h\nworkspaces:\n  - manifest: {apiVersion: kaito.sh/v1beta1, "
-                                       "kind: Workspace, metadata: {name: ws}}\ntraffic:\n  - {workspace: ws, prompt_tokens: 1, "
-                                       "output_tokens: 1, ") + extra + "}\n",
-                           "t.yaml");
+      (void)parse_scenario(
+          std::string("name: t\nduration: 1h\nworkspaces:\n  - manifest: {apiVersion: kaito.sh/v1beta1, "
+                      "kind: Workspace, metadata: {name: ws}}\ntraffic:\n  - {workspace: ws, prompt_tokens: 1, "
+                      "output_tokens: 1, ") +
+              extra + "}\n",
+          "t.yaml");
     } catch (const InputError& e) {
       return std::string(e.what());
     }
     return std::string();
   };
-  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s, diurnal: {amplitude: 2}}").find("must be at most 1"), std::string::npos);
-  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, slo: {}").find("give ttft, tpot or both"), std::string::npos);
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s, diurnal: {amplitude: 2}}").find("must be at most 1"),
+            std::string::npos);
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, slo: {}").find("give ttft, tpot or both"),
+            std::string::npos);
   EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, routing: random").find("routing"), std::string::npos);
-  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, queue: {timeout: 5}").find("t.yaml:6:"), std::string::npos);
+  EXPECT_NE(error_of("arrival: {process: poisson, rate: 1/s}, queue: {timeout: 5}").find("t.yaml:6:"),
+            std::string::npos);
 }
 
 }  // namespace
@@ -135,8 +142,8 @@ namespace {
 // back off instead of spinning, and the run ends.
 TEST(ServingModel, RejectedClosedLoopRequestsDoNotSpin) {
   std::string text = kScenario;
-  text.replace(text.find("prompt_tokens: 200, output_tokens: 50}"), std::string("prompt_tokens: 200, output_tokens: 50}").size(),
-               "prompt_tokens: 8000, output_tokens: 50}");
+  text.replace(text.find("prompt_tokens: 200, output_tokens: 50}"),
+               std::string("prompt_tokens: 200, output_tokens: 50}").size(), "prompt_tokens: 8000, output_tokens: 50}");
   const RunOutcome out = run_scenario(parse_scenario(text, "serving-unit.yaml"), catalog::default_catalog());
   const json& m = out.summary["metrics"]["ws"];
   EXPECT_GT(m["rejected"].get<int64_t>(), 100);

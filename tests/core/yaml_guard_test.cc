@@ -1,0 +1,27 @@
+// The pre-check that keeps yaml-cpp 0.7 away from inputs it loops forever on.
+#include "core/util/yaml_guard.h"
+
+#include <gtest/gtest.h>
+
+namespace ktwin {
+namespace {
+
+TEST(YamlGuard, FlagsACommaWhereABlockNodeStarts) {
+  EXPECT_EQ(find_yaml_parser_hazard(",\n").line, 1);
+  const YamlHazard h = find_yaml_parser_hazard("# c\na: 1\n- x\n  , y\n");
+  EXPECT_EQ(h.line, 4);
+  EXPECT_EQ(h.column, 3);
+  EXPECT_EQ(find_yaml_parser_hazard("- a\n- , b\n").column, 3);
+}
+
+TEST(YamlGuard, LeavesValidYamlAlone) {
+  for (const char* ok : {"a: [1,\n , 2]\n", "a: {x: 1,\n , y: 2}\n", "a: |\n  , literal\nb: 2\n", "a: >-\n  , folded\n",
+                         "a: \"x\n , y\"\n", "a: 'it''s\n , fine'\n", "a: x # , comment\n", "- \"a, b\"\n", "k: v\n"}) {
+    EXPECT_EQ(find_yaml_parser_hazard(ok).line, 0) << ok;
+  }
+  // A block scalar ends where the indentation does; a comma after it is a hazard again.
+  EXPECT_EQ(find_yaml_parser_hazard("a: |\n  text\n, b\n").line, 3);
+}
+
+}  // namespace
+}  // namespace ktwin
