@@ -28,8 +28,12 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
+# Every harness under bench/ (about 10 minutes), then one table of the figures checked against bench/targets.csv.
 bench: build
-	@for b in $(BUILD)/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2; done
+	@mkdir -p out/bench
+	@for b in $(BUILD)/*_bench; do echo "== $$b"; $$b --benchmark_min_time=0.2 \
+	  --benchmark_out=out/bench/$$(basename $$b).json --benchmark_out_format=json || exit 1; done
+	@echo; ./$(BUILD)/bench_table bench/targets.csv out/bench/*_bench.json
 
 asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKTWIN_SANITIZE=ON -DKTWIN_BUILD_BENCH=OFF

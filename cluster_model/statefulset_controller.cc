@@ -62,6 +62,28 @@ std::string revision_of_pod(const Object& pod) {
   return r ? *r : std::string();
 }
 
+//! What a StatefulSet's pods add up to, kept up to date from the pod watch so a reconcile that has
+//! nothing to do costs O(1) instead of a pass over every pod (1,000-pod sets at fleet scale).
+struct PodTally {
+  int64_t pods = 0, ready = 0, finished_live = 0, live = 0;  // live: not terminating
+  std::map<std::string, int64_t> live_by_revision;
+
+  void add(const Object& pod, int sign) {
+    pods += sign;
+    if (running_and_ready(pod)) ready += sign;
+    if (terminating(pod)) return;
+    live += sign;
+    if (finished(pod)) finished_live += sign;
+    auto& n = live_by_revision[revision_of_pod(pod)];
+    n += sign;
+    if (n == 0) live_by_revision.erase(revision_of_pod(pod));
+  }
+  int64_t live_at(const std::string& revision) const {
+    auto it = live_by_revision.find(revision);
+    return it == live_by_revision.end() ? 0 : it->second;
+  }
+};
+
 }  // namespace
 
 std::string StatefulSetController::revision_of(const Object& sts) {
@@ -101,20 +123,24 @@ class StatefulSetController::Impl : public Reconciler {
     const ObjectPtr sts = got.value();
     if (sts->meta.deletion_timestamp) return ReconcileResult::done();
 
-    std::map<int, ObjectPtr> pods;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = pods_.find(req); it != pods_.end())
-        for (const auto& [ord, pod] : it->second) {
-          const OwnerReference* ref = pod->meta.controller_ref();
-          if (ref && ref->uid == sts->meta.uid) pods.emplace(ord, pod);  // skip pods of an older namesake
-        }
-    }
-
     std::string failure;
-    act(*sts, pods, failure);
-    if (!failure.empty()) error = ReconcileError{failure, false};
-    Status s = write_status(*sts, pods);
+    PodTally tally;
+    if (!settled(req, *sts, tally)) {
+      std::map<int, ObjectPtr> pods;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (auto it = pods_.find(req); it != pods_.end())
+          for (const auto& [ord, pod] : it->second) {
+            const OwnerReference* ref = pod->meta.controller_ref();
+            if (ref && ref->uid == sts->meta.uid) pods.emplace(ord, pod);  // skip pods of an older namesake
+          }
+      }
+      act(*sts, pods, failure);
+      if (!failure.empty()) error = ReconcileError{failure, false};
+      tally = PodTally{};
+      for (const auto& [ord, pod] : pods) tally.add(*pod, 1);
+    }
+    Status s = write_status(*sts, tally);
     if (!s.ok() && !s.is(ErrorCode::kNotFound)) {
       if (s.is(ErrorCode::kConflict)) return ReconcileResult{0, true};
       error = ReconcileError{s.error().message, false};
@@ -132,6 +158,8 @@ class StatefulSetController::Impl : public Reconciler {
       if (auto o = owner_of_.find(key); o != owner_of_.end()) {
         auto p = pods_.find(o->second.first);
         if (p != pods_.end()) {
+          if (auto old = p->second.find(o->second.second); old != p->second.end())
+            untally(o->second.first, *old->second);
           p->second.erase(o->second.second);
           if (p->second.empty()) pods_.erase(p);
         }
@@ -142,13 +170,47 @@ class StatefulSetController::Impl : public Reconciler {
       if (ev.type != WatchEventType::kDeleted && ref && ref->kind == "StatefulSet") {
         if (auto ord = ordinal_of(pod.meta.name, ref->name)) {
           const Request owner{pod.meta.namespace_, ref->name};
-          pods_[owner][*ord] = ev.object;
+          auto& slot = pods_[owner][*ord];
+          if (slot) untally(owner, *slot);  // a namesake pod replaced without a delete event
+          slot = ev.object;
+          tallies_[owner][ref->uid].add(pod, 1);
           owner_of_[key] = {owner, *ord};
           if (wake.empty() || wake.back() != owner) wake.push_back(owner);
         }
       }
     }
     for (const auto& r : wake) controller_.enqueue(r);
+  }
+
+  void untally(const Request& owner, const Object& pod) {
+    const OwnerReference* ref = pod.meta.controller_ref();
+    if (!ref) return;
+    auto t = tallies_.find(owner);
+    if (t == tallies_.end()) return;
+    auto u = t->second.find(ref->uid);
+    if (u == t->second.end()) return;
+    u->second.add(pod, -1);
+    if (u->second.pods == 0) t->second.erase(u);
+    if (t->second.empty()) tallies_.erase(t);
+  }
+
+  //! True when act() would do nothing: every ordinal below spec.replicas has a live, unfinished pod of
+  //! this StatefulSet, none above, and (RollingUpdate) all at the update revision. Fills `tally` then.
+  bool settled(const Request& req, const Object& sts, PodTally& tally) {
+    const int64_t replicas = std::max<int64_t>(0, sts.num("/spec/replicas", 1));
+    std::lock_guard<std::mutex> lock(mu_);
+    auto t = tallies_.find(req);
+    auto p = pods_.find(req);
+    if (t == tallies_.end() || p == pods_.end()) return replicas == 0 && t == tallies_.end();
+    if (t->second.size() != 1 || t->second.begin()->first != sts.meta.uid) return false;  // an older namesake's pods
+    const PodTally& mine = t->second.begin()->second;
+    if (mine.pods != replicas || mine.live != replicas || mine.finished_live != 0) return false;
+    if (p->second.rbegin()->first != replicas - 1) return false;  // ordinals are unique: 0..replicas-1
+    if (sts.str("/spec/updateStrategy/type", "RollingUpdate") == "RollingUpdate" &&
+        mine.live_at(cached_revision(sts)) != replicas)
+      return false;
+    tally = mine;
+    return true;
   }
 
   Object new_pod(const Object& sts, int ordinal, const std::string& revision) const {
@@ -259,20 +321,14 @@ class StatefulSetController::Impl : public Reconciler {
     }
   }
 
-  Status write_status(const Object& sts, const std::map<int, ObjectPtr>& pods) {
+  Status write_status(const Object& sts, const PodTally& tally) {
     const int64_t want = std::max<int64_t>(0, sts.num("/spec/replicas", 1));
     const std::string update_revision = cached_revision(sts);
     std::string current_revision = sts.str("/status/currentRevision");
     if (current_revision.empty()) current_revision = update_revision;
-    int64_t replicas = 0, ready = 0, current = 0, updated = 0;
-    for (const auto& [ord, pod] : pods) {
-      ++replicas;
-      if (running_and_ready(*pod)) ++ready;
-      if (terminating(*pod)) continue;
-      const std::string rev = revision_of_pod(*pod);
-      if (rev == current_revision) ++current;
-      if (rev == update_revision) ++updated;
-    }
+    const int64_t replicas = tally.pods, ready = tally.ready;
+    int64_t current = tally.live_at(current_revision);
+    const int64_t updated = tally.live_at(update_revision);
     // A finished rolling update makes the update revision current.
     if (sts.str("/spec/updateStrategy/type", "RollingUpdate") == "RollingUpdate" && updated == replicas &&
         ready == replicas && replicas == want) {
@@ -301,8 +357,9 @@ class StatefulSetController::Impl : public Reconciler {
   Cluster& cluster_;
   StatefulSetControllerOptions opts_;
   std::mutex mu_;
-  std::map<Request, std::map<int, ObjectPtr>> pods_;     // StatefulSet -> ordinal -> pod
-  std::map<Request, std::pair<Request, int>> owner_of_;  // pod -> (StatefulSet, ordinal)
+  std::map<Request, std::map<int, ObjectPtr>> pods_;            // StatefulSet -> ordinal -> pod
+  std::map<Request, std::pair<Request, int>> owner_of_;         // pod -> (StatefulSet, ordinal)
+  std::map<Request, std::map<std::string, PodTally>> tallies_;  // StatefulSet -> owner uid -> its pods
   std::mutex revision_mu_;
   std::map<std::string, std::pair<int64_t, std::string>> revisions_;  // uid -> (generation, revision)
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);

@@ -590,6 +590,27 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
                           {"node", nc->str("/status/nodeName")},
                           {"ready", condition_status(nc->at("/status/conditions"), "Ready")}});
   s["nodeclaims"] = nodeclaims;
+  // Pods by phase, and when the last Ready one became Ready (what the scale benchmarks time).
+  {
+    std::map<std::string, int64_t> phases;
+    int64_t ready = 0, total = 0;
+    std::optional<Time> last_ready;
+    for (const auto& p : list("Pod")) {
+      ++total;
+      ++phases[p->str("/status/phase", "Pending")];
+      const json& conds = p->at("/status/conditions");
+      if (!condition_is_true(conds, "Ready")) continue;
+      ++ready;
+      for (const auto& c : conds)
+        if (c.value("type", "") == "Ready")
+          if (auto t = parse_rfc3339(c.value("lastTransitionTime", "")); t && (!last_ready || *t > *last_ready))
+            last_ready = *t;
+    }
+    s["pods"] = {{"total", total},
+                 {"ready", ready},
+                 {"phases", phases},
+                 {"last_ready_at_s", last_ready ? json(to_seconds(*last_ready - kSimEpoch)) : json(nullptr)}};
+  }
   s["rejected"] = rejected;
   out.rejected = rejected.size();
   json exps = json::array();

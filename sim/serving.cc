@@ -23,29 +23,6 @@
 
 namespace ktwin::sim {
 
-LatencySummary summarize_latencies(std::vector<double> v) {
-  LatencySummary s;
-  if (v.empty()) return s;
-  std::sort(v.begin(), v.end());
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / static_cast<double>(v.size());
-  auto q = [&](double p) {
-    const double pos = p * static_cast<double>(v.size() - 1);
-    const size_t lo = static_cast<size_t>(std::floor(pos));
-    const size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-  };
-  s.p50 = q(0.50);
-  s.p90 = q(0.90);
-  s.p95 = q(0.95);
-  s.p99 = q(0.99);
-  s.p999 = q(0.999);
-  s.min = v.front();
-  s.max = v.back();
-  return s;
-}
-
 namespace {
 
 double ms(Duration d) { return static_cast<double>(d) / static_cast<double>(kMillisecond); }
@@ -163,7 +140,7 @@ struct ServingModel::Impl {
     std::deque<Req> queue;
     size_t rr = 0;
     int64_t requests = 0, completed = 0, failed = 0, rejected = 0, out_tokens = 0, in_tokens = 0, max_queue = 0;
-    std::vector<double> ttft, tpot, e2el;  // ms
+    LatencySamples ttft, tpot, e2el;  // ms
     gpu::ItlHistogram itl;
     Time first_arrival = -1, last_finish = -1;
     Duration busy = 0, endpoint_time = 0;
@@ -172,10 +149,18 @@ struct ServingModel::Impl {
     ArrivalGauges gauges;
     struct Window {
       int64_t completed = 0, out_tokens = 0;
-      std::vector<double> ttft, tpot;
+      std::vector<double> ttft, tpot;                            // ms, until the window is sealed
+      std::optional<LatencySummary> ttft_summary, tpot_summary;  // once sealed
       ArrivalGauges gauges;
+      void seal() {
+        ttft_summary = summarize_latencies(std::move(ttft));
+        tpot_summary = summarize_latencies(std::move(tpot));
+        std::vector<double>().swap(ttft);
+        std::vector<double>().swap(tpot);
+      }
     };
     std::map<int64_t, Window> windows;  // by index of the window the request finished in
+    int64_t windows_sealed_below = 0;   // requests finish in time order, so earlier windows are complete
   };
   struct Source {
     const TrafficSpec* spec = nullptr;
@@ -404,14 +389,20 @@ struct ServingModel::Impl {
       // From the client's arrival, so time spent queued for an endpoint counts.
       const double ttft = ms(c.first_token - r.arrival);
       const double tpot = c.output_tokens > 1 ? ms(c.finish - c.first_token) / (c.output_tokens - 1) : -1;
-      ws.ttft.push_back(ttft);
-      ws.e2el.push_back(ms(c.finish - r.arrival));
-      if (tpot >= 0) ws.tpot.push_back(tpot);
+      ws.ttft.add(ttft);
+      ws.e2el.add(ms(c.finish - r.arrival));
+      if (tpot >= 0) ws.tpot.add(tpot);
       ws.last_finish = std::max(ws.last_finish, c.finish);
       const TrafficSpec& cfg = *ws.config;
       if ((!cfg.slo_ttft || ttft <= ms(*cfg.slo_ttft)) && (!cfg.slo_tpot || tpot <= ms(*cfg.slo_tpot))) ++ws.good;
       if (sc.metrics_window > 0) {
-        Workspace::Window& w = ws.windows[(c.finish - kSimEpoch) / sc.metrics_window];
+        const int64_t index = (c.finish - kSimEpoch) / sc.metrics_window;
+        if (index > ws.windows_sealed_below) {
+          for (auto it = ws.windows.lower_bound(ws.windows_sealed_below); it != ws.windows.lower_bound(index); ++it)
+            it->second.seal();
+          ws.windows_sealed_below = index;
+        }
+        Workspace::Window& w = ws.windows[index];
         ++w.completed;
         w.out_tokens += c.output_tokens;
         w.ttft.push_back(ttft);
@@ -647,10 +638,10 @@ json ServingModel::metrics_json() const {
         {"out_tok_s", per_s(static_cast<double>(ws->out_tokens))},
         {"total_tok_s", per_s(static_cast<double>(ws->out_tokens + ws->in_tokens))},
         {"req_s", per_s(static_cast<double>(ws->completed))},
-        {"ttft_ms", latency_json(summarize_latencies(ws->ttft))},
-        {"tpot_ms", latency_json(summarize_latencies(ws->tpot))},
+        {"ttft_ms", latency_json(ws->ttft.summary())},
+        {"tpot_ms", latency_json(ws->tpot.summary())},
         {"itl_ms", latency_json(itl_summary(ws->itl))},
-        {"e2el_ms", latency_json(summarize_latencies(ws->e2el))},
+        {"e2el_ms", latency_json(ws->e2el.summary())},
         {"max_queue", ws->max_queue},
         {"kv_cache_usage", gauge_json(ws->gauges, true)},
         {"num_requests_waiting", gauge_json(ws->gauges, false)},
@@ -664,7 +655,8 @@ json ServingModel::metrics_json() const {
       const double win_s = to_seconds(scenario_.metrics_window);
       json windows = json::array();
       for (const auto& [index, w] : ws->windows) {
-        const LatencySummary t = summarize_latencies(w.ttft), p = summarize_latencies(w.tpot);
+        const LatencySummary t = w.ttft_summary ? *w.ttft_summary : summarize_latencies(w.ttft);
+        const LatencySummary p = w.tpot_summary ? *w.tpot_summary : summarize_latencies(w.tpot);
         auto r3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
         windows.push_back({{"start_s", r3(static_cast<double>(index) * win_s)},
                            {"completed", w.completed},
@@ -737,12 +729,12 @@ std::optional<double> ServingModel::metric(const WorkspaceRef& ref, std::string_
     }
     s = itl_summary(ws.itl);
   } else {
-    const std::vector<double>& values = base == "ttft" ? ws.ttft : base == "tpot" ? ws.tpot : ws.e2el;
+    const LatencySamples& values = base == "ttft" ? ws.ttft : base == "tpot" ? ws.tpot : ws.e2el;
     if (values.empty()) {
       why = "no request completed";
       return std::nullopt;
     }
-    s = summarize_latencies(values);
+    s = values.summary();
   }
   double v = s.mean;
   if (stat == "median" || stat == "p50")

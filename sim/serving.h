@@ -14,6 +14,7 @@
 #include "cluster_model/kubelet.h"
 #include "core/object.h"
 #include "core/ports.h"
+#include "sim/latency_samples.h"
 #include "sim/scenario.h"
 
 namespace ktwin::catalog {
@@ -24,11 +25,6 @@ namespace ktwin::sim {
 
 class Kernel;
 class EventLog;
-
-//! mean and percentiles of one latency metric, in milliseconds.
-struct LatencySummary {
-  double mean = 0, p50 = 0, p90 = 0, p95 = 0, p99 = 0, p999 = 0, min = 0, max = 0;
-};
 
 //! Reads an inference pod's flags and its node's GPUs (the kubelet model's reading).
 using ProfileReader = std::function<cluster_model::AppProfile(const Object& pod, const Object* node)>;
@@ -58,8 +54,5 @@ class ServingModel {
   std::unique_ptr<Impl> impl_;
   const Scenario& scenario_;
 };
-
-//! Percentiles by linear interpolation between closest ranks (numpy's default); input need not be sorted.
-LatencySummary summarize_latencies(std::vector<double> values_ms);
 
 }  // namespace ktwin::sim

@@ -1,7 +1,7 @@
 // A pre-check for YAML text before yaml-cpp 0.7 (Debian 12) parses it: that version loops forever, taking
-// all memory, on a ',' where a block node should start (a document or a "- " entry beginning with ','),
-// which fuzzing found. The scan rejects a ',' opening a line's content outside quotes, flow collections and
-// block scalars; that is never valid YAML except as a plain scalar's continuation line, which we give up.
+// all memory, on a ',' in block context where a token starts (a line beginning with ',', or "a",b and
+// [a],b), which fuzzing found. The scan rejects such a ',' outside quotes, flow collections and block
+// scalars; that is never valid YAML except as a plain scalar's continuation line, which we give up.
 #pragma once
 #include <string_view>
 

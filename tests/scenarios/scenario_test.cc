@@ -107,6 +107,21 @@ TEST(Quickstart, ReadyBetweenSixAndTwentyMinutesWithOneNodeClaim) {
   for (const char* c : {"ResourceReady", "InferenceReady", "WorkspaceSucceeded", "NodeClaimReady", "NodesReady"})
     EXPECT_EQ(ws["conditions"][c]["status"], "True") << c;
   EXPECT_NE(out.tables.find("WORKSPACESUCCEEDED"), std::string::npos);
+  // One inference pod, Running and Ready, no later than the workspace.
+  EXPECT_EQ(out.summary["pods"]["total"], 1);
+  EXPECT_EQ(out.summary["pods"]["ready"], 1);
+  EXPECT_EQ(out.summary["pods"]["phases"]["Running"], 1);
+  EXPECT_LE(out.summary["pods"]["last_ready_at_s"].get<double>(), ws["ready_at_s"].get<double>());
+}
+
+// The smaller scale scenario (scale_bench times both): every StatefulSet pod scheduled and Ready.
+TEST(ScaleScenario, EveryStatefulSetPodReadyOnAThousandNodes) {
+  const sim::Scenario sc = sim::load_scenario(std::string(KTWIN_SOURCE_DIR) + "/bench/scale/pods-1k.yaml");
+  const auto out = sim::run_scenario(sc, catalog::default_catalog());
+  EXPECT_EQ(out.summary["pods"]["total"], 10'000);
+  EXPECT_EQ(out.summary["pods"]["ready"], 10'000) << out.summary["pods"].dump();
+  EXPECT_EQ(out.summary["nodes"].size(), 1'000u);
+  EXPECT_TRUE(out.passed);
 }
 
 TEST(Quickstart, DifferentSeedsGiveDifferentTimelines) {
