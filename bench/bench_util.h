@@ -1,5 +1,7 @@
 // Helpers shared by the benchmark harnesses: peak resident memory per benchmark.
 #pragma once
+#include <malloc.h>
+
 #include <fstream>
 #include <string>
 
@@ -13,7 +15,11 @@ inline double peak_rss_mib() {
   return 0;
 }
 
-//! Restarts the peak at the current resident set (Linux clear_refs 5), so each benchmark reports its own.
-inline void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+//! Restarts the peak at the current resident set (Linux clear_refs 5), so each benchmark reports its own;
+//! memory an earlier benchmark freed goes back to the system first, or it would still count as resident.
+inline void reset_peak_rss() {
+  malloc_trim(0);
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
 
 }  // namespace ktwin::bench

@@ -58,7 +58,7 @@ Result<Instance> SimCloud::create(const InstanceSpec& spec) {
   char pid[256];
   if (config_.cloud == "aws") {
     std::snprintf(pid, sizeof pid, "aws:///%sa/i-%017llx", config_.region.c_str(),
-                  static_cast<unsigned long long>(id + 1));
+                  static_cast<unsigned long long>(id) + 1);
     vm.node_name = "ip-10-0-" + std::to_string(id / 250) + "-" + std::to_string(id % 250 + 4) + ".ec2.internal";
   } else {
     std::snprintf(pid, sizeof pid,

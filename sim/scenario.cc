@@ -186,7 +186,7 @@ std::optional<MetricUnit> metric_unit(std::string_view metric) {
 }
 
 std::string Expectation::text() const {
-  const std::string ws = workspace.to_string();
+  std::string ws = workspace.to_string();  // not const: the fallback return moves it
   switch (kind) {
     case Kind::kReadyWithin:
       return ws + " ready within " + format_duration(ready_within);

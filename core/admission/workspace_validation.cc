@@ -130,9 +130,15 @@ std::optional<Labels> selector_as_map(const json& sel, std::string* error) {
       if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
   if (auto me = sel.find("matchExpressions"); me != sel.end() && me->is_array()) {
     for (const auto& e : *me) {
-      std::string key = e.value("key", "");
-      std::string op = e.value("operator", "");
-      size_t nvalues = e.contains("values") && e["values"].is_array() ? e["values"].size() : 0;
+      // Any shape may arrive here (fuzzing found a non-string operator): read fields without throwing.
+      auto text = [&e](const char* field) {
+        if (!e.is_object()) return std::string();
+        auto it = e.find(field);
+        return it != e.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      std::string key = text("key");
+      std::string op = text("operator");
+      size_t nvalues = e.is_object() && e.contains("values") && e["values"].is_array() ? e["values"].size() : 0;
       if (op == "In") {
         if (nvalues != 1) {
           *error =

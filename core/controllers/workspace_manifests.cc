@@ -53,7 +53,7 @@ Labels workload_node_labels(const Object& ws, const OperatorConfig& cfg) {
 
 std::string nodepool_name(const std::string& ns, const std::string& name) {
   constexpr size_t kMaxLen = 253, kHashLen = 9;
-  const std::string full = ns + "-" + name;
+  std::string full = ns + "-" + name;  // not const: returned by move
   if (full.size() <= kMaxLen) return full;
   return full.substr(0, kMaxLen - 1 - kHashLen) + "-" + sha256_hex(full).substr(0, kHashLen);
 }

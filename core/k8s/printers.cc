@@ -128,7 +128,7 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
              ready.empty() ? "True" : ready};
     } else if (kind == "Node") {
       std::string st = condition_status(conds, "Ready");
-      st = st == "True" ? "Ready" : st == "Unknown" || st.empty() ? "NotReady" : "NotReady";
+      st = st == "True" ? "Ready" : "NotReady";  // Unknown or missing reads NotReady, as kubectl prints it
       if (o.at("/spec/unschedulable") == true) st += ",SchedulingDisabled";
       row = {o.meta.name, st, "<none>"};
       row.push_back(age(o, now));

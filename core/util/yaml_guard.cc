@@ -1,11 +1,19 @@
 #include "core/util/yaml_guard.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
+
 #include <algorithm>
+#include <sstream>
 #include <string>
 
 namespace ktwin {
 
-YamlHazard find_yaml_parser_hazard(std::string_view text) {
+namespace {
+
+// The common shapes, found by a scan of the text so the error can point at the comma itself.
+YamlHazard find_comma_hazard(std::string_view text) {
   int flow_depth = 0;
   char quote = 0;                // '"' or '\'' while inside a quoted scalar (which may span lines)
   int block_scalar_parent = -1;  // indentation of the line that opened a | or > scalar, -1 when none
@@ -87,6 +95,71 @@ YamlHazard find_yaml_parser_hazard(std::string_view text) {
     pos = end + 1;
   }
   return {};
+}
+
+// yaml-cpp 0.7's LoadAll calls HandleNextDocument until the stream is used up; on a token no node can
+// start with, a document ends without consuming it and the loop never does. Running the parser here
+// with a handler that only counts, we stop at the first document that makes no progress, or at an
+// event count no document of this size can produce.
+class ProgressCheck : public YAML::EventHandler {
+ public:
+  explicit ProgressCheck(size_t bytes) : budget_(4 * bytes + 64) {}
+  struct TooManyEvents {
+    YAML::Mark mark;
+  };
+  YAML::Mark doc_start;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    doc_start = mark;
+    count(mark);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { count(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    count(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    count(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    count(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void count(const YAML::Mark& mark) {
+    if (++events_ > budget_) throw TooManyEvents{mark};
+  }
+  size_t budget_;
+  size_t events_ = 0;
+};
+
+YamlHazard find_stuck_parser(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  ProgressCheck check(text.size());
+  int last_pos = -1;
+  try {
+    for (size_t docs = 0; parser.HandleNextDocument(check); ++docs) {
+      if (check.doc_start.pos <= last_pos || docs > text.size())
+        return {check.doc_start.line + 1, check.doc_start.column + 1};
+      last_pos = check.doc_start.pos;
+    }
+  } catch (const ProgressCheck::TooManyEvents& e) {
+    return {e.mark.line + 1, e.mark.column + 1};
+  } catch (const YAML::Exception&) {
+    return {};  // a syntax error: the real parse reports it with its message
+  }
+  return {};
+}
+
+}  // namespace
+
+YamlHazard find_yaml_parser_hazard(std::string_view text) {
+  if (YamlHazard h = find_comma_hazard(text); h.line > 0) return h;
+  return find_stuck_parser(text);
 }
 
 }  // namespace ktwin

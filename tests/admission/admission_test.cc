@@ -185,7 +185,7 @@ struct CreateCase {
   std::string field = "";           //!< when set, the violation's dotted field
 };
 
-std::function<json()> inf(std::function<void(json&)> edit = {}) {
+std::function<json()> inf(const std::function<void(json&)>& edit = {}) {
   return [edit] {
     json m = inference_manifest();
     if (edit) edit(m);
@@ -193,7 +193,7 @@ std::function<json()> inf(std::function<void(json&)> edit = {}) {
   };
 }
 
-std::function<json()> tun(std::function<void(json&)> edit = {}) {
+std::function<json()> tun(const std::function<void(json&)>& edit = {}) {
   return [edit] {
     json m = tuning_manifest();
     if (edit) edit(m);

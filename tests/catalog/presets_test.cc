@@ -200,7 +200,7 @@ TEST(NodeLabels, MissingOrMalformedLabelsGiveNothing) {
     l["nvidia.com/gpu.count"] = bad;
     EXPECT_FALSE(gpu_config_from_node_labels(l).has_value()) << "count \"" << bad << "\"";
   }
-  Labels no_cc = full;
+  const Labels& no_cc = full;                                       // the same labels: no compute capability among them
   EXPECT_EQ(gpu_config_from_node_labels(no_cc)->compute_major, 0);  // compute capability is optional
 }
 

@@ -22,6 +22,14 @@ TEST(YamlGuard, FlagsACommaWhereABlockNodeStarts) {
   EXPECT_EQ(find_yaml_parser_hazard("a: x[y\n, b\n").line, 2);
 }
 
+// Shapes the text scan misses are caught by running the parser and watching it make progress.
+TEST(YamlGuard, FlagsADocumentThatConsumesNothing) {
+  EXPECT_EQ(find_yaml_parser_hazard(std::string_view("\0,", 2)).line, 1);
+  const YamlHazard h = find_yaml_parser_hazard("{\"a\":0b\":\"c)\"}\"d\",\"e\":f\"}\n");
+  EXPECT_EQ(h.line, 1);
+  EXPECT_GT(h.column, 1);
+}
+
 TEST(YamlGuard, LeavesValidYamlAlone) {
   for (const char* ok :
        {"a: [1,\n , 2]\n", "a: {x: 1,\n , y: 2}\n", "a: |\n  , literal\nb: 2\n", "a: >-\n  , folded\n",
@@ -29,6 +37,8 @@ TEST(YamlGuard, LeavesValidYamlAlone) {
         "k: [a, b] # x, y\n", "k: {a: [1, 2]}\n", "k: \"a\" # ,\n", "k: x[0], y\n", "k: 'a' \n", "- [a]\n- {b: c}\n"}) {
     EXPECT_EQ(find_yaml_parser_hazard(ok).line, 0) << ok;
   }
+  EXPECT_EQ(find_yaml_parser_hazard("a: 1\n---\nb: 2\n---\n").line, 0);  // several documents
+  EXPECT_EQ(find_yaml_parser_hazard("a: [1\n").line, 0);                 // a syntax error is the parser's to report
   // A block scalar ends where the indentation does; a comma after it is a hazard again.
   EXPECT_EQ(find_yaml_parser_hazard("a: |\n  text\n, b\n").line, 3);
 }
