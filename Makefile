@@ -23,7 +23,7 @@ build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
 demo: build
-	./$(BUILD)/ktwin run scenarios/quickstart-phi3.yaml --summary-json out/quickstart-summary.json --events out/quickstart-events.jsonl
+	./$(BUILD)/ktwin run scenarios/quickstart-phi3.yaml --summary-json out/quickstart-summary.json --events out/quickstart-events.jsonl --report out/quickstart.html
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600

@@ -9,6 +9,9 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/output.h"
+#include "core/input_error.h"
+#include "reports/report.h"
+#include "reports/results_db.h"
 #include "sim/runner.h"
 
 namespace ktwin::cli {
@@ -34,7 +37,11 @@ int run(int argc, char** argv) {
       "events", "write the event log (JSON lines) to FILE", cxxopts::value<std::string>())(
       "check-determinism", "run twice and fail unless both event logs are byte-identical")(
       "shuffle-ties", "run same-time events in an order permuted by SEED (outcomes must not change)",
-      cxxopts::value<uint64_t>())("quiet", "print only the verdicts")("h,help", "show this help");
+      cxxopts::value<uint64_t>())("db", "results database to record the run in",
+                                  cxxopts::value<std::string>()->default_value(reports::kDefaultDbPath))(
+      "no-db", "do not record the run")("report", "also write the run's report (HTML, or Markdown/JSON by extension)",
+                                        cxxopts::value<std::string>())("quiet", "print only the verdicts")(
+      "h,help", "show this help");
   opts.parse_positional({"scenario"});
   cxxopts::ParseResult args;
   if (auto done = parse_flags(opts, argc, argv, args, "0 all expectations pass, 1 one fails, 2 bad input."))
@@ -43,6 +50,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "error: a scenario file is required\n%s", opts.help().c_str());
     return kExitBadInput;
   }
+  if (args.count("report") && args.count("no-db"))
+    throw InputError("", 0, 0, "--report", "a report is rendered from the results database; drop --no-db");
   const sim::Scenario sc = sim::load_scenario(args["scenario"].as<std::string>());
   const catalog::Catalog& cat = catalog::default_catalog();
   sim::RunOptions ro;
@@ -96,6 +105,19 @@ int run(int argc, char** argv) {
               static_cast<unsigned long long>(outcome.kernel_events), wall);
 
   outcome.summary["wall_seconds"] = wall;
+  if (!args.count("no-db")) {
+    reports::ResultsDb db(args["db"].as<std::string>());
+    reports::RunMeta meta;
+    meta.scenario_file = args["scenario"].as<std::string>();
+    meta.cloud = sim::cloud_kind_name(sc.cluster.cloud);
+    meta.wall_seconds = wall;
+    const int64_t id = db.record_run(outcome, cat, meta);
+    if (!quiet) std::printf("Recorded as run %lld in %s\n", static_cast<long long>(id), db.path().c_str());
+    if (args.count("report")) {
+      const std::string path = args["report"].as<std::string>();
+      write_file_atomically(path, reports::render_report(db, id, reports::report_format_for_path(path)));
+    }
+  }
   if (args.count("summary-json"))
     write_file_atomically(args["summary-json"].as<std::string>(), outcome.summary.dump(2) + "\n");
   if (args.count("events")) write_file_atomically(args["events"].as<std::string>(), outcome.events_jsonl);

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "cli/output.h"
 #include "core/input_error.h"
 #include "core/util/yaml_guard.h"
+#include "reports/results_db.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
 
@@ -37,6 +39,9 @@ struct Result {
   bool passed = false;
   double seconds = 0;
   std::vector<std::string> failures;  //!< one line each: a failed expectation, a golden divergence, an error
+  std::shared_ptr<const sim::RunOutcome> outcome;  //!< for the results database
+  std::string cloud;
+  std::string golden = "none";  //!< none, match, diverged, rewritten
 };
 
 std::string read_text(const fs::path& p) {
@@ -130,15 +135,21 @@ Result run_one(const std::string& path, bool update_golden) {
     const sim::Scenario sc = sim::load_scenario(path);
     r.name = sc.name;
     r.loaded = true;
-    const sim::RunOutcome out = sim::run_scenario(sc, catalog::default_catalog());
+    auto shared = std::make_shared<sim::RunOutcome>(sim::run_scenario(sc, catalog::default_catalog()));
+    r.outcome = shared;
+    r.cloud = sim::cloud_kind_name(sc.cluster.cloud);
+    const sim::RunOutcome& out = *shared;
     r.passed = out.passed;
     for (const auto& e : out.expectations)
       if (!e.passed) r.failures.push_back("expectation failed: " + e.text + " (" + e.detail + ")");
     const fs::path golden = fs::path(path).replace_extension(".events.jsonl");
     if (update_golden) {
       write_file_atomically(golden.string(), out.events_jsonl);
+      r.golden = "rewritten";
     } else if (fs::exists(golden)) {
+      r.golden = "match";
       for (auto& line : golden_diff(read_text(golden), out.events_jsonl, 5)) {
+        r.golden = "diverged";
         r.passed = false;
         r.failures.push_back(std::move(line));
       }
@@ -225,7 +236,8 @@ int run(int argc, char** argv) {
       "update-golden", "rewrite each scenario's NAME.events.jsonl from this run")(
       "jobs", "scenarios run in parallel", cxxopts::value<int>()->default_value("1"))(
       "filter", "only scenarios whose name or path matches the glob", cxxopts::value<std::string>()->default_value(""))(
-      "h,help", "show this help");
+      "db", "results database", cxxopts::value<std::string>()->default_value(reports::kDefaultDbPath))(
+      "no-db", "do not record the runs")("h,help", "show this help");
   opts.parse_positional({"paths"});
   cxxopts::ParseResult args;
   if (auto done = parse_flags(opts, argc, argv, args,
@@ -265,6 +277,20 @@ int run(int argc, char** argv) {
   }
   std::printf("\n%zu/%zu scenarios passed%s\n", passed, results.size(), update ? " (goldens rewritten)" : "");
   if (args.count("junit")) write_file_atomically(args["junit"].as<std::string>(), junit(results));
+  if (!args.count("no-db")) {
+    reports::ResultsDb db(args["db"].as<std::string>());
+    for (const auto& r : results) {
+      if (!r.outcome) continue;
+      reports::RunMeta meta;
+      meta.kind = "test";
+      meta.scenario_file = r.path;
+      meta.cloud = r.cloud;
+      meta.wall_seconds = r.seconds;
+      meta.passed = r.passed;
+      meta.attrs = {{"golden", r.golden}};
+      db.record_run(*r.outcome, catalog::default_catalog(), meta);
+    }
+  }
   if (bad_input > 0) return kExitBadInput;
   return passed == results.size() ? kExitOk : kExitFailed;
 }

@@ -616,7 +616,11 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   json exps = json::array();
   for (const auto& e : out.expectations) exps.push_back({{"text", e.text}, {"passed", e.passed}, {"detail", e.detail}});
   s["expectations"] = exps;
-  if (serving.has_traffic()) s["metrics"] = serving.metrics_json();
+  if (serving.has_traffic()) {
+    s["metrics"] = serving.metrics_json();
+    out.series = serving.series();
+    out.request_samples = serving.request_samples();
+  }
   s["passed"] = out.passed;
   const auto cs = sim_cloud.stats();
   s["cloud"] = {{"machines_created", cs.created},

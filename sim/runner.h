@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "sim/event_log.h"
+#include "sim/run_data.h"
 #include "sim/scenario.h"
 
 namespace ktwin::sim {
@@ -41,7 +42,9 @@ struct RunOutcome {
   std::string tables;  //!< final kubectl-style tables
   json summary;        //!< the --summary-json document
   uint64_t kernel_events = 0;
-  size_t rejected = 0;  //!< manifests the API server refused (admission)
+  size_t rejected = 0;                         //!< manifests the API server refused (admission)
+  std::vector<SeriesPoint> series;             //!< per-window traffic series (results database)
+  std::vector<RequestSample> request_samples;  //!< thinned per-request timings (results database)
 };
 
 RunOutcome run_scenario(const Scenario& scenario, const catalog::Catalog& catalog, const RunOptions& options = {});

@@ -101,6 +101,14 @@ std::vector<TraceRow> read_trace(const std::string& path, const std::string& sho
 
 // What arriving requests see (Poisson arrivals see time averages): the KV cache use of the endpoint they
 // land on, and the requests waiting ahead of them (gateway queue + that engine's queue).
+// A round window giving about 120 points over the run, at least a second.
+Duration series_window(Duration run) {
+  static constexpr int64_t kSteps[] = {1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600};
+  for (int64_t step : kSteps)
+    if (run / (step * kSecond) <= 120) return step * kSecond;
+  return 3600 * kSecond;
+}
+
 struct ArrivalGauges {
   double kv_sum = 0, kv_max = 0;
   int64_t kv_samples = 0;
@@ -147,6 +155,7 @@ struct ServingModel::Impl {
     const TrafficSpec* config = nullptr;  // routing, queue and SLO: the workspace's first traffic entry
     int64_t good = 0;                     // completed within the SLOs
     ArrivalGauges gauges;
+    RequestSampler samples;
     struct Window {
       int64_t completed = 0, out_tokens = 0;
       std::vector<double> ttft, tpot;                            // ms, until the window is sealed
@@ -187,6 +196,9 @@ struct ServingModel::Impl {
 
   ProfileReader profile;
   std::string cloud;
+  // Time-series windows: the scenario's metrics_window, or about 1/120 of the run for the results
+  // database when the scenario sets none (the summary lists windows only when it sets one).
+  Duration window = 0;
 
   Impl(Kernel& k, Cluster& c, const Scenario& s, const catalog::Catalog& ca, EventLog& l, uint64_t sd, ProfileReader p)
       : kernel(k),
@@ -196,7 +208,8 @@ struct ServingModel::Impl {
         log(l),
         seed(sd),
         profile(std::move(p)),
-        cloud(cloud_kind_name(s.cluster.cloud)) {}
+        cloud(cloud_kind_name(s.cluster.cloud)),
+        window(s.metrics_window > 0 ? s.metrics_window : series_window(s.duration)) {}
 
   Workspace* workspace_of(const std::string& ns, const std::string& name) {
     auto it = workspaces.find(ns + "/" + name);
@@ -308,7 +321,7 @@ struct ServingModel::Impl {
 
   void sample_gauges(Workspace& ws, std::optional<double> kv, int64_t waiting) {
     ws.gauges.add(kv, waiting);
-    if (sc.metrics_window > 0) ws.windows[(kernel.now() - kSimEpoch) / sc.metrics_window].gauges.add(kv, waiting);
+    ws.windows[(kernel.now() - kSimEpoch) / window].gauges.add(kv, waiting);
   }
 
   void route(Workspace& ws, const Req& r) {
@@ -395,8 +408,10 @@ struct ServingModel::Impl {
       ws.last_finish = std::max(ws.last_finish, c.finish);
       const TrafficSpec& cfg = *ws.config;
       if ((!cfg.slo_ttft || ttft <= ms(*cfg.slo_ttft)) && (!cfg.slo_tpot || tpot <= ms(*cfg.slo_tpot))) ++ws.good;
-      if (sc.metrics_window > 0) {
-        const int64_t index = (c.finish - kSimEpoch) / sc.metrics_window;
+      ws.samples.offer(RequestSample{ws.ref.namespace_ + "/" + ws.ref.name, to_seconds(r.arrival - kSimEpoch), ttft,
+                                     tpot, ms(c.finish - r.arrival), c.prompt_tokens, c.output_tokens});
+      {
+        const int64_t index = (c.finish - kSimEpoch) / window;
         if (index > ws.windows_sealed_below) {
           for (auto it = ws.windows.lower_bound(ws.windows_sealed_below); it != ws.windows.lower_bound(index); ++it)
             it->second.seal();
@@ -448,7 +463,8 @@ struct ServingModel::Impl {
           std::any_of(ws.endpoints.begin(), ws.endpoints.end(), [&](const auto& e) { return e->pod == p->meta.name; });
       if (!known && !unservable.count(p->meta.uid)) add_endpoint(ws, *p);
     }
-    std::sort(ws.endpoints.begin(), ws.endpoints.end(), [](const auto& a, const auto& b) { return a->pod < b->pod; });
+    std::stable_sort(ws.endpoints.begin(), ws.endpoints.end(),
+                     [](const auto& a, const auto& b) { return a->pod < b->pod; });
     while (!ws.endpoints.empty() && !ws.queue.empty()) {
       const Req r = ws.queue.front();
       ws.queue.pop_front();
@@ -479,39 +495,47 @@ struct ServingModel::Impl {
     for (const auto& r : lost) fail(ws, r);
   }
 
+  // One endpoint per engine: a pod started with --data-parallel-size N runs N engines behind one
+  // port, each on its own GPU, and takes N endpoints' share of the traffic.
   void add_endpoint(Workspace& ws, const Object& pod) {
     const std::string who = ws.ref.namespace_ + "/" + pod.meta.name;
     auto node = cluster.get("Node", "", pod.str("/spec/nodeName"));
     std::string why;
-    auto ep = std::make_unique<Endpoint>();
-    ep->pod = pod.meta.name;
-    ep->since = kernel.now();
+    std::vector<std::unique_ptr<Endpoint>> added;
     try {
       gpu::Deployment d;
       gpu::EngineConfig cfg;
-      if (!deployment_of(pod, node ? node->get() : nullptr, d, cfg, why)) {
+      int data_parallel = 1;
+      if (!deployment_of(pod, node ? node->get() : nullptr, d, cfg, data_parallel, why)) {
         log.record("Serving", who, "endpoint cannot be modelled: " + why);
         unservable.insert(pod.meta.uid);
         return;
       }
-      ep->predictor = gpu::make_predictor("roofline", d, gpu::default_coefficients());
-      ep->engine = std::make_unique<gpu::ReplicaEngine>(*ep->predictor, cfg);
-      const auto& kv = ep->engine->kv();
+      for (int rank = 0; rank < data_parallel; ++rank) {
+        auto ep = std::make_unique<Endpoint>();
+        ep->pod = pod.meta.name;
+        ep->since = kernel.now();
+        ep->predictor = gpu::make_predictor("roofline", d, gpu::default_coefficients());
+        ep->engine = std::make_unique<gpu::ReplicaEngine>(*ep->predictor, cfg);
+        added.push_back(std::move(ep));
+      }
+      const auto& kv = added.front()->engine->kv();
       log.record("Serving", who,
                  "endpoint ready: " + d.model.hf_id + " on " + std::to_string(d.tp * d.pp) + " x " + d.gpu.id +
                      " (TP " + std::to_string(d.tp) + ", PP " + std::to_string(d.pp) + "), KV cache " +
                      std::to_string(kv.num_blocks * cfg.block_size) + " tokens, max-model-len " +
-                     std::to_string(kv.max_model_len));
+                     std::to_string(kv.max_model_len) +
+                     (data_parallel > 1 ? ", " + std::to_string(data_parallel) + " data-parallel engines" : ""));
     } catch (const InputError& e) {
       log.record("Serving", who, std::string("endpoint cannot serve: ") + e.what());
       unservable.insert(pod.meta.uid);
       return;
     }
-    ws.endpoints.push_back(std::move(ep));
+    for (auto& ep : added) ws.endpoints.push_back(std::move(ep));
   }
 
   bool deployment_of(const Object& pod, const Object* node, gpu::Deployment& d, gpu::EngineConfig& cfg,
-                     std::string& why) {
+                     int& data_parallel, std::string& why) {
     if (!node) return why = "its node is gone", false;
     // The pod's command line says what vLLM was told (model, TP, PP, memory utilisation, context).
     const cluster_model::AppProfile app = profile(pod, node);
@@ -543,6 +567,7 @@ struct ServingModel::Impl {
     if (d.engine == gpu::EngineKind::kVllm) cfg = gpu::vllm_server_defaults(d.gpu);
     d.tp = std::max(1, app.tensor_parallel);
     d.pp = std::max(1, app.pipeline_parallel);
+    data_parallel = std::max(1, app.data_parallel);
     cfg.gpu_memory_utilization = app.gpu_memory_utilization;
     cfg.max_model_len = app.max_model_len;
     return true;
@@ -622,6 +647,55 @@ json gauge_json(const ArrivalGauges& g, bool kv) {
 
 }  // namespace
 
+std::vector<SeriesPoint> ServingModel::series() const {
+  std::vector<SeriesPoint> out;
+  const double win_s = to_seconds(impl_->window);
+  for (const auto& entry : impl_->workspaces) {
+    const std::string& key = entry.first;  // not a structured binding: the lambda below captures it
+    const auto& ws = entry.second;
+    if (ws->windows.empty()) continue;
+    const int64_t first = ws->windows.begin()->first, last = ws->windows.rbegin()->first;
+    for (int64_t index = first; index <= last; ++index) {
+      const double t = static_cast<double>(index) * win_s;
+      auto add = [&](const char* name, double v) { out.push_back({t, name, key, v}); };
+      auto it = ws->windows.find(index);
+      if (it == ws->windows.end()) {
+        add("req_s", 0);
+        add("out_tok_s", 0);
+        continue;
+      }
+      const auto& w = it->second;
+      add("req_s", static_cast<double>(w.completed) / win_s);
+      add("out_tok_s", static_cast<double>(w.out_tokens) / win_s);
+      if (w.completed > 0) {
+        const LatencySummary ttft = w.ttft_summary ? *w.ttft_summary : summarize_latencies(w.ttft);
+        add("ttft_p50_ms", ttft.p50);
+        add("ttft_p95_ms", ttft.p95);
+        add("ttft_p99_ms", ttft.p99);
+        const LatencySummary tpot = w.tpot_summary ? *w.tpot_summary : summarize_latencies(w.tpot);
+        if (tpot.max > 0) {
+          add("tpot_p50_ms", tpot.p50);
+          add("tpot_p95_ms", tpot.p95);
+        }
+      }
+      const ArrivalGauges& g = w.gauges;
+      if (g.kv_samples > 0) add("kv_cache_usage_mean", g.kv_sum / static_cast<double>(g.kv_samples));
+      if (g.waiting_samples > 0) {
+        add("num_requests_waiting_mean", static_cast<double>(g.waiting_sum) / static_cast<double>(g.waiting_samples));
+        add("num_requests_waiting_max", static_cast<double>(g.waiting_max));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<RequestSample> ServingModel::request_samples() const {
+  std::vector<RequestSample> out;
+  for (const auto& [key, ws] : impl_->workspaces)
+    out.insert(out.end(), ws->samples.samples().begin(), ws->samples.samples().end());
+  return out;
+}
+
 json ServingModel::metrics_json() const {
   json out = json::object();
   for (const auto& [key, ws] : impl_->workspaces) {
@@ -651,7 +725,7 @@ json ServingModel::metrics_json() const {
          ws->endpoint_time > 0
              ? std::round(static_cast<double>(ws->busy) / static_cast<double>(ws->endpoint_time) * 1e4) / 1e4
              : 0.0}};
-    if (!ws->windows.empty()) {
+    if (scenario_.metrics_window > 0 && !ws->windows.empty()) {
       const double win_s = to_seconds(scenario_.metrics_window);
       json windows = json::array();
       for (const auto& [index, w] : ws->windows) {

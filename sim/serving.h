@@ -15,6 +15,7 @@
 #include "core/object.h"
 #include "core/ports.h"
 #include "sim/latency_samples.h"
+#include "sim/run_data.h"
 #include "sim/scenario.h"
 
 namespace ktwin::catalog {
@@ -48,6 +49,10 @@ class ServingModel {
   //! A metric of the vLLM benchmark vocabulary (known_metrics()) in its unit (seconds, tok/s, req/s,
   //! count); nullopt with `why` when the workspace served nothing to measure.
   std::optional<double> metric(const WorkspaceRef& ws, std::string_view name, std::string& why) const;
+  //! Per-window series of every workspace with traffic (see docs/results.md for the names).
+  std::vector<SeriesPoint> series() const;
+  //! An evenly thinned sample of completed requests, at most a few thousand per workspace.
+  std::vector<RequestSample> request_samples() const;
 
  private:
   struct Impl;
