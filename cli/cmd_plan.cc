@@ -65,17 +65,86 @@ json candidate_json(const sim::PlanCandidate& c) {
           {"verdict", c.verdict}};
 }
 
+json scale_up_json(const sim::ScaleUpResult& g) {
+  auto o = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  json windows = json::array();
+  for (const auto& w : g.windows)
+    windows.push_back({{"t_s", w.t_s},
+                       {"replicas_ready", w.replicas_ready},
+                       {"completed", w.completed},
+                       {"ttft_p95_ms", o(w.ttft_p95_ms)},
+                       {"tpot_p95_ms", o(w.tpot_p95_ms)},
+                       {"violates", w.violates}});
+  return {{"sku", g.sku},
+          {"from", g.from},
+          {"to", g.to},
+          {"step_at_s", g.step_at_s},
+          {"rate_before", g.rate_before},
+          {"rate_after", g.rate_after},
+          {"new_ready_after_s", g.new_ready_after_s},
+          {"violation_s", g.violation_s},
+          {"first_violation_after_s", o(g.first_violation_after_s)},
+          {"recovered_after_s", o(g.recovered_after_s)},
+          {"recovered", g.recovered},
+          {"worst_ttft_p95_ms", o(g.worst_ttft_p95_ms)},
+          {"worst_tpot_p95_ms", o(g.worst_tpot_p95_ms)},
+          {"failed_requests", g.failed_requests},
+          {"meets_slo_throughout", g.meets_slo_throughout},
+          {"unchecked_slos", g.unchecked_slos},
+          {"verdict", g.verdict},
+          {"windows", windows}};
+}
+
+void print_scale_up(const sim::ScaleUpResult& g, const sim::PlanRequest& req, double wall) {
+  std::printf("\nScale-up: %d -> %d x %s; the load steps from %g to %g req/s at %s, when %d replica%s applied\n",
+              g.from, g.to, g.sku.c_str(), g.rate_before, g.rate_after, minutes(g.step_at_s).c_str(), g.to - g.from,
+              g.to - g.from > 1 ? "s are" : " is");
+  std::printf("%-8s %5s %9s %9s %9s  %s\n", "MINUTE", "READY", "COMPLETED", "TTFT-P95", "TPOT-P95", "SLO");
+  // Every minute of the first half hour and around changes; then one line per ten minutes.
+  for (size_t i = 0; i < g.windows.size(); ++i) {
+    const auto& w = g.windows[i];
+    const auto changes = [&](size_t a, size_t b) {
+      return a < g.windows.size() && b < g.windows.size() &&
+             (g.windows[a].violates != g.windows[b].violates ||
+              g.windows[a].replicas_ready != g.windows[b].replicas_ready);
+    };
+    const int minute = static_cast<int>(w.t_s / 60);
+    if (!(minute < 30 || minute % 10 == 0 || i + 1 == g.windows.size() || (i > 0 && changes(i - 1, i)) ||
+          changes(i, i + 1)))
+      continue;
+    std::printf("%-8s %5d %9lld %9s %9s  %s\n", ("+" + std::to_string(static_cast<int>(w.t_s / 60)) + "m").c_str(),
+                w.replicas_ready, static_cast<long long>(w.completed), opt(w.ttft_p95_ms, "%.0fms").c_str(),
+                opt(w.tpot_p95_ms, "%.1fms").c_str(), req.slos.empty() ? "-" : (w.violates ? "MISSED" : "ok"));
+  }
+  std::printf("Scale-up verdict: %s\n", g.verdict.c_str());
+  if (!g.unchecked_slos.empty()) {
+    std::string names;
+    for (const auto& u : g.unchecked_slos) names += (names.empty() ? "" : ", ") + u;
+    std::printf("Not checked per minute (windows hold p50/p95 of TTFT and TPOT only): %s\n", names.c_str());
+  }
+  std::printf("(one simulated run, %.2f s wall)\n", wall);
+}
+
 int plan(int argc, char** argv) {
   cxxopts::Options opts(argv[0],
                         "Find, for every SKU that fits a model, the fewest replicas that meet latency SLOs at a load,\n"
                         "by running the simulated cluster; rank by cost and recommend the cheapest that passes.");
-  opts.add_options()("preset", "model preset (ktwin presets)", cxxopts::value<std::string>())(
-      "rate", "total requests per second (Poisson)", cxxopts::value<double>())(
-      "prompt-tokens",
-      "prompt length: a number or a scenario token distribution such as "
-      "\"{dist: lognormal, median: 512, p90: 1500}\"",
-      cxxopts::value<std::string>()->default_value("1000"))("output-tokens", "output length, as --prompt-tokens",
-                                                            cxxopts::value<std::string>()->default_value("200"))(
+  opts.add_options()("preset",
+                     "model: a KAITO preset (ktwin presets), or an org/model of presets/architectures.yaml or "
+                     "--model FILE",
+                     cxxopts::value<std::string>())(
+      "model",
+      "describe an org/model as a scenario's models: entry (hf_id, weights_gib, architecture); FILE holds one, a "
+      "list, or a scenario with models:",
+      cxxopts::value<std::string>())("rate", "total requests per second", cxxopts::value<double>())(
+      "traffic",
+      "take rate, arrival process and token lengths from the busiest poisson/gamma entry of a scenario's traffic: "
+      "(flags given as well override it)",
+      cxxopts::value<std::string>())("prompt-tokens",
+                                     "prompt length: a number or a scenario token distribution such as "
+                                     "\"{dist: lognormal, median: 512, p90: 1500}\"",
+                                     cxxopts::value<std::string>()->default_value("1000"))(
+      "output-tokens", "output length, as --prompt-tokens", cxxopts::value<std::string>()->default_value("200"))(
       "slo", "latency SLO METRIC=DURATION, repeatable (e.g. ttft_p95=800ms, tpot_p95=60ms, e2el_p99=20s)",
       cxxopts::value<std::vector<std::string>>())("cloud", "azure, aws or arc",
                                                   cxxopts::value<std::string>()->default_value("azure"))(
@@ -88,28 +157,61 @@ int plan(int argc, char** argv) {
       "window", "seconds of traffic measured once every replica is ready",
       cxxopts::value<double>()->default_value("600"))("seed", "simulation seed",
                                                       cxxopts::value<uint64_t>()->default_value("1"))(
-      "no-headroom", "skip the search for the highest sustainable rate")("json", "print JSON instead of the table")(
+      "no-headroom", "skip the search for the highest sustainable rate")(
+      "scale-up",
+      "also simulate growth from N to M replicas of the recommended SKU: N serve rate x N/M, then the load steps "
+      "to the full rate and M-N replicas are applied; report the minutes the SLOs are missed while they provision",
+      cxxopts::value<std::string>())("json", "print JSON instead of the table")(
       "emit-scenarios", "write each candidate's deciding trial as DIR/<sku>.yaml (re-run with ktwin run)",
       cxxopts::value<std::string>())("report", "write a report (HTML, .md or .json) of the plan",
                                      cxxopts::value<std::string>())(
       "db", "results database", cxxopts::value<std::string>()->default_value(reports::kDefaultDbPath))(
       "no-db", "do not record the plan")("h,help", "show this help");
   cxxopts::ParseResult args;
-  if (auto done = parse_flags(opts, argc, argv, args, "0 a candidate meets the SLOs, 1 none does, 2 bad input."))
+  if (auto done = parse_flags(
+          opts, argc, argv, args,
+          "0 a candidate meets the SLOs (and, with --scale-up, holds them through the growth), 1 not, 2 bad input."))
     return *done;
-  if (!args.count("preset")) throw InputError("", 0, 0, "--preset", "a model preset is required");
-  if (!args.count("rate")) throw InputError("", 0, 0, "--rate", "a request rate is required");
+  if (!args.count("preset") && !args.count("model"))
+    throw InputError("", 0, 0, "--preset", "a model is required (--preset NAME, or --model FILE)");
+  if (!args.count("rate") && !args.count("traffic"))
+    throw InputError("", 0, 0, "--rate", "a request rate is required (--rate, or --traffic SCENARIO)");
   if (args.count("report") && args.count("no-db"))
     throw InputError("", 0, 0, "--report", "a report is rendered from the results database; drop --no-db");
 
+  const catalog::Catalog& cat = catalog::default_catalog();
   sim::PlanRequest req;
-  req.preset = args["preset"].as<std::string>();
+  const sim::PlanModel model = sim::resolve_plan_model(args.count("preset") ? args["preset"].as<std::string>() : "",
+                                                       args.count("model") ? args["model"].as<std::string>() : "", cat);
+  req.preset = model.name;
+  req.generic = model.generic;
+  req.models_entry = model.models_entry;
   req.cloud = args["cloud"].as<std::string>();
-  req.rate_per_s = args["rate"].as<double>();
-  if (!(req.rate_per_s > 0) || !std::isfinite(req.rate_per_s))
-    throw InputError("", 0, 0, "--rate", "must be a positive number of requests per second");
   req.prompt_tokens = args["prompt-tokens"].as<std::string>();
   req.output_tokens = args["output-tokens"].as<std::string>();
+  std::string traffic_origin;
+  if (args.count("traffic")) {
+    const sim::PlanTraffic t = sim::traffic_from_scenario(args["traffic"].as<std::string>());
+    req.rate_per_s = t.rate_per_s;
+    req.arrival_process = t.process;
+    req.arrival_cv = t.cv;
+    if (!args.count("prompt-tokens")) req.prompt_tokens = t.prompt_tokens;
+    if (!args.count("output-tokens")) req.output_tokens = t.output_tokens;
+    traffic_origin = t.origin;
+  }
+  if (args.count("rate")) req.rate_per_s = args["rate"].as<double>();
+  if (!(req.rate_per_s > 0) || !std::isfinite(req.rate_per_s))
+    throw InputError("", 0, 0, "--rate", "must be a positive number of requests per second");
+  std::optional<std::pair<int, int>> scale_up;
+  if (args.count("scale-up")) {
+    const std::string text = args["scale-up"].as<std::string>();
+    int n = 0, m = 0;
+    char tail = 0;
+    if (std::sscanf(text.c_str(), "%d:%d%c", &n, &m, &tail) != 2 || n < 1 || m <= n)
+      throw InputError("", 0, 0, "--scale-up",
+                       "expected N:M replicas with 1 <= N < M (e.g. 1:3), got \"" + text + "\"");
+    scale_up = {n, m};
+  }
   if (args.count("slo"))
     for (const auto& s : args["slo"].as<std::vector<std::string>>()) {
       auto [metric, bound] = split_assignment(s, "--slo", "ttft_p95=800ms");
@@ -137,11 +239,30 @@ int plan(int argc, char** argv) {
   if (!(req.window_s >= 60)) throw InputError("", 0, 0, "--window", "must be at least 60 seconds");
   req.seed = args["seed"].as<uint64_t>();
   req.headroom = !args.count("no-headroom");
-
-  const catalog::Catalog& cat = catalog::default_catalog();
+  if (scale_up && scale_up->second > req.max_replicas)
+    throw InputError(
+        "", 0, 0, "--scale-up",
+        std::to_string(scale_up->second) + " replicas is above --max-replicas " + std::to_string(req.max_replicas));
   const auto wall_start = std::chrono::steady_clock::now();
   const sim::PlanResult result = sim::plan_capacity(req, cat);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+
+  // The growth run uses the recommended SKU, or the only candidate a --sku filter left.
+  std::optional<sim::ScaleUpResult> grown;
+  std::string scale_up_skipped;
+  double scale_up_wall = 0;
+  if (scale_up) {
+    const sim::PlanCandidate* on = result.recommended;
+    if (!on && result.candidates.size() == 1) on = &result.candidates.front();
+    if (on) {
+      const auto t0 = std::chrono::steady_clock::now();
+      grown = sim::plan_scale_up(req, cat, on->sku, scale_up->first, scale_up->second);
+      scale_up_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      scale_up_skipped = "no SKU to scale: " + (result.recommended ? std::string() : result.reason) +
+                         " (narrow --sku to one SKU to simulate it anyway)";
+    }
+  }
 
   std::string slo_text;
   for (const auto& s : req.slos) slo_text += (slo_text.empty() ? "" : ", ") + s.metric + " < " + s.bound;
@@ -166,13 +287,22 @@ int plan(int argc, char** argv) {
                            ? json{{"sku", result.recommended->sku}, {"replicas", result.recommended->replicas}}
                            : json(nullptr);
     if (!result.recommended) j["reason"] = result.reason;
+    j["model_origin"] = model.origin;
+    if (!traffic_origin.empty()) j["traffic_origin"] = traffic_origin;
     j["trials"] = result.trials;
     j["wall_seconds"] = wall;
+    if (grown)
+      j["scale_up"] = scale_up_json(*grown);
+    else if (scale_up)
+      j["scale_up"] = {{"skipped", scale_up_skipped}};
     std::cout << j.dump(2) << "\n";
   } else {
-    std::printf("Plan: %s on %s at %g req/s (prompt %s, output %s tokens)%s%s\n\n", req.preset.c_str(),
-                req.cloud.c_str(), req.rate_per_s, req.prompt_tokens.c_str(), req.output_tokens.c_str(),
-                slo_text.empty() ? "" : "; SLO ", slo_text.c_str());
+    std::printf("Plan: %s on %s at %g req/s %s (prompt %s, output %s tokens)%s%s\n", req.preset.c_str(),
+                req.cloud.c_str(), req.rate_per_s, req.arrival_process.c_str(), req.prompt_tokens.c_str(),
+                req.output_tokens.c_str(), slo_text.empty() ? "" : "; SLO ", slo_text.c_str());
+    std::printf("Model: %s\n", model.origin.c_str());
+    if (!traffic_origin.empty()) std::printf("Traffic: %s\n", traffic_origin.c_str());
+    std::printf("\n");
     std::printf("%-3s %-26s %-15s %4s %5s %8s %-6s %8s %9s %9s %9s %9s %8s  %s\n", "#", "SKU", "GPU", "GPUS", "NODES",
                 "REPLICAS", "LAYOUT", "$/HOUR", "$/M-TOK", "TTFT-P95", "TPOT-P95", "MAX-RATE", "READY", "VERDICT");
     int rank = 0;
@@ -197,9 +327,32 @@ int plan(int argc, char** argv) {
     else
       std::printf("\nNo recommendation: %s\n", result.reason.c_str());
     std::printf("%d simulated trials in %.2f s wall\n", result.trials, wall);
+    if (grown) print_scale_up(*grown, req, scale_up_wall);
+    if (!scale_up_skipped.empty()) std::printf("\nScale-up not simulated: %s\n", scale_up_skipped.c_str());
   }
 
   if (!args.count("no-db")) {
+    reports::ResultsDb db(args["db"].as<std::string>());
+    std::optional<int64_t> scale_up_run;
+    if (grown) {
+      reports::RunMeta meta;
+      meta.kind = "run";  // an ordinary simulated run; its attrs say it came from ktwin plan --scale-up
+      meta.scenario_file = "<ktwin plan --scale-up>";
+      meta.cloud = req.cloud;
+      meta.wall_seconds = scale_up_wall;
+      meta.passed = grown->meets_slo_throughout;
+      meta.attrs = {{"source", "ktwin plan --scale-up"},
+                    {"scale_up_verdict", grown->verdict},
+                    {"sku", grown->sku},
+                    {"from", std::to_string(grown->from)},
+                    {"to", std::to_string(grown->to)},
+                    {"violation_s", json(grown->violation_s).dump()},
+                    {"slo", slo_text}};
+      scale_up_run = db.record_run(grown->outcome, cat, meta);
+      if (!args.count("json"))
+        std::printf("Scale-up recorded as run %lld (ktwin report --run %lld)\n", static_cast<long long>(*scale_up_run),
+                    static_cast<long long>(*scale_up_run));
+    }
     reports::PlanRecord rec;
     rec.name = "plan " + req.preset + " @ " + json(req.rate_per_s).dump() + " req/s";
     std::string inputs;
@@ -215,6 +368,12 @@ int plan(int argc, char** argv) {
                  {"slo", slo_text},
                  {"trials", std::to_string(result.trials)}};
     if (!result.recommended) rec.attrs.emplace_back("reason", result.reason);
+    rec.attrs.emplace_back("model", model.origin);
+    if (!traffic_origin.empty()) rec.attrs.emplace_back("traffic", traffic_origin);
+    if (scale_up_run) {
+      rec.attrs.emplace_back("scale_up_run", std::to_string(*scale_up_run));
+      rec.attrs.emplace_back("scale_up", grown->verdict);
+    }
     int rank = 0;
     for (const auto& c : result.candidates) {
       reports::PlanCandidateRow row;
@@ -239,13 +398,13 @@ int plan(int argc, char** argv) {
       row.verdict = c.verdict;
       rec.candidates.push_back(std::move(row));
     }
-    reports::ResultsDb db(args["db"].as<std::string>());
     const int64_t id = db.record_plan(rec);
     if (args.count("report")) {
       const std::string path = args["report"].as<std::string>();
       write_file_atomically(path, reports::render_report(db, id, reports::report_format_for_path(path)));
     }
   }
+  if (grown && !grown->meets_slo_throughout) return kExitFailed;
   return result.recommended ? kExitOk : kExitFailed;
 }
 

@@ -10,6 +10,7 @@ namespace ktwin::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;    //!< ran, but an expectation/validation failed
 inline constexpr int kExitBadInput = 2;  //!< input could not be read, parsed or understood
+inline constexpr int kExitInternal = 3;  //!< anything else failed (I/O, the results database)
 
 struct Command {
   std::string name;

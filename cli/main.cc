@@ -1,6 +1,7 @@
 // Entry point of `ktwin`: dispatches to the registered subcommands.
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "cli/commands.h"
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
     } catch (const ktwin::InputError& e) {
       std::fprintf(stderr, "error: %s\n", e.what());
       return ktwin::cli::kExitBadInput;
+    } catch (const std::exception& e) {
+      // Not the input's fault (a full disk, a locked database): say what failed instead of aborting.
+      std::fprintf(stderr, "ktwin %s: %s\n", c.name.c_str(), e.what());
+      return ktwin::cli::kExitInternal;
     }
   }
   std::fprintf(stderr, "ktwin: unknown command \"%s\"\n\n", argv[1]);

@@ -3,14 +3,18 @@
 #include <fnmatch.h>
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "catalog/yaml_json.h"
 #include "core/input_error.h"
 #include "core/presets/estimator.h"
+#include "gpu_model/specs.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
 
@@ -112,27 +116,59 @@ bool matches_filter(const std::string& sku, const std::vector<std::string>& filt
 
 }  // namespace
 
+namespace {
+
+// One replica's Workspace manifest as a YAML mapping whose keys stand `indent` spaces in.
+std::string workspace_manifest(const PlanRequest& r, const std::string& sku, const std::string& name, int indent) {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  return pad + "apiVersion: kaito.sh/v1beta1\n" + pad + "kind: Workspace\n" + pad + "metadata: {name: " + name + "}\n" +
+         pad + "resource:\n" + pad + "  instanceType: " + sku + "\n" + pad +
+         "  labelSelector: {matchLabels: {apps: " + name + "}}\n" + pad + "inference:\n" + pad +
+         "  preset: {name: " + json(r.preset).dump() + ", presetOptions: {modelAccessSecret: hf-token}}\n";
+}
+
+// The same as an item of `workspaces:`, the dash `indent` spaces in.
+std::string workspace_item(const PlanRequest& r, const std::string& sku, const std::string& name, int indent) {
+  return std::string(static_cast<size_t>(indent), ' ') + "- manifest:\n" + workspace_manifest(r, sku, name, indent + 4);
+}
+
+std::string scenario_head(const PlanRequest& r, const std::string& comment, const std::string& name, double duration) {
+  std::string y = "# " + comment + "\nname: " + name + "\nseed: " + std::to_string(r.seed) +
+                  "\nduration: " + num(duration) + "s\ncluster:\n  cloud: " + r.cloud + "\n";
+  if (!r.models_entry.empty()) y += "models:\n  - " + r.models_entry + "\n";
+  return y;
+}
+
+std::string arrival_yaml(const PlanRequest& r, double rate) {
+  std::string a = "{process: " + r.arrival_process + ", rate: " + num(rate) + "/s";
+  if (r.arrival_process == "gamma") a += ", cv: " + num(r.arrival_cv);
+  return a + "}";
+}
+
+std::string slug(const std::string& model) {
+  std::string out;
+  for (char ch : model) out += std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ? ch : '-';
+  return out;
+}
+
+}  // namespace
+
 std::string plan_scenario_yaml(const PlanRequest& r, const std::string& sku, int replicas, double rate, double start_s,
                                double window_s) {
   const bool traffic = rate > 0;
   const double duration = traffic ? start_s + window_s : start_s;
-  std::string y = "# ktwin plan trial: " + std::to_string(replicas) + " x " + sku + " serving " + r.preset + " at " +
-                  num(rate) + " req/s\n";
-  y += "name: plan-" + r.preset + "-" + sku + "-x" + std::to_string(replicas) + "\nseed: " + std::to_string(r.seed) +
-       "\nduration: " + num(duration) + "s\ncluster:\n  cloud: " + r.cloud + "\nworkspaces:\n";
-  for (int i = 1; i <= replicas; ++i) {
-    const std::string name = replica_name(i);
-    y += "  - manifest:\n      apiVersion: kaito.sh/v1beta1\n      kind: Workspace\n      metadata: {name: " + name +
-         "}\n      resource:\n        instanceType: " + sku + "\n        labelSelector: {matchLabels: {apps: " + name +
-         "}}\n      inference:\n        preset: {name: " + r.preset +
-         ", presetOptions: {modelAccessSecret: hf-token}}\n";
-  }
+  std::string y = scenario_head(r,
+                                "ktwin plan trial: " + std::to_string(replicas) + " x " + sku + " serving " + r.preset +
+                                    " at " + num(rate) + " req/s",
+                                "plan-" + slug(r.preset) + "-" + sku + "-x" + std::to_string(replicas), duration);
+  y += "workspaces:\n";
+  for (int i = 1; i <= replicas; ++i) y += workspace_item(r, sku, replica_name(i), 2);
   if (traffic) {
     y += "traffic:\n";
     for (int i = 1; i <= replicas; ++i)
       y += "  - {workspace: " + replica_name(i) + ", start: " + num(start_s) +
-           "s, arrival: {process: poisson, rate: " + num(rate / replicas) +
-           "/s},\n     prompt_tokens: " + r.prompt_tokens + ", output_tokens: " + r.output_tokens + "}\n";
+           "s, arrival: " + arrival_yaml(r, rate / replicas) + ",\n     prompt_tokens: " + r.prompt_tokens +
+           ", output_tokens: " + r.output_tokens + "}\n";
   }
   y += "expect:\n";
   for (int i = 1; i <= replicas; ++i) {
@@ -153,7 +189,7 @@ std::string plan_scenario_yaml(const PlanRequest& r, const std::string& sku, int
 }
 
 PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
-  const ModelPreset* preset = cat.presets.find(req.preset);
+  const ModelPreset* preset = req.generic ? &*req.generic : cat.presets.find(req.preset);
   if (!preset) throw InputError("", 0, 0, "--preset", "unknown preset \"" + req.preset + "\"");
   const auto clouds = cat.skus.clouds();
   if (std::find(clouds.begin(), clouds.end(), req.cloud) == clouds.end())
@@ -298,6 +334,384 @@ PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
                         : "no priced candidate meets the SLOs within " + std::to_string(req.max_replicas) +
                               " replicas" + (req.max_budget_per_hour ? " and the budget" : "");
   return result;
+}
+
+// --- model and traffic inputs ---------------------------------------------------------------------
+
+namespace {
+
+bool iequals(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Pointers to the model descriptions in a --model file: one mapping with hf_id, a list of them, or a
+// scenario whose `models:` holds them.
+std::vector<std::string> model_entries(const catalog::YamlDocument& doc) {
+  std::vector<std::string> out;
+  const json& v = doc.value;
+  auto list = [&](const json& arr, const std::string& base) {
+    for (size_t i = 0; i < arr.size(); ++i) out.push_back(base + "/" + std::to_string(i));
+  };
+  if (v.is_object() && v.contains("hf_id"))
+    out.push_back("");
+  else if (v.is_object() && v.contains("models") && v["models"].is_array())
+    list(v["models"], "/models");
+  else if (v.is_array())
+    list(v, "");
+  else
+    throw doc.error("", "expected a model description with hf_id, a list of them, or a scenario with models:");
+  return out;
+}
+
+// A scenario `models:` entry for an architecture of presets/architectures.yaml: bf16 weights from its
+// parameter count (what a checkpoint of that size holds), the rest from the architecture.
+json entry_from_architecture(const gpu::ModelArch& m) {
+  const ModelArchitecture& a = m.arch;
+  json arch = {{"num_layers", a.num_layers},
+               {"hidden_size", a.hidden_size},
+               {"num_attention_heads", a.num_attention_heads},
+               {"num_kv_heads", a.num_kv_heads},
+               {"head_dim", a.head_dim},
+               {"intermediate_size", a.intermediate_size},
+               {"vocab_size", a.vocab_size},
+               {"params_billion", a.params_billion},
+               {"attention", attention_kind_name(a.attention)}};
+  if (a.num_experts > 1) {
+    arch["num_experts"] = a.num_experts;
+    arch["experts_per_token"] = a.experts_per_token;
+  }
+  if (a.active_params_billion > 0 && a.active_params_billion != a.params_billion)
+    arch["active_params_billion"] = a.active_params_billion;
+  if (a.attention == AttentionKind::kMLA) {
+    arch["kv_lora_rank"] = a.kv_lora_rank;
+    arch["qk_rope_head_dim"] = a.qk_rope_head_dim;
+  }
+  const double weights_gib = std::round(a.params_billion * 1e9 * 2 / (1024.0 * 1024 * 1024) * 100) / 100;
+  json e = {{"hf_id", m.hf_id},
+            {"weights_gib", weights_gib},
+            {"architecture", arch},
+            {"source", m.hf_id + " from " + m.from + ", bf16 weights from " + num(a.params_billion) + "B parameters"}};
+  if (m.max_position_embeddings > 0) e["max_position_embeddings"] = m.max_position_embeddings;
+  return e;
+}
+
+std::string token_dist_yaml(const TokenDist& d) {
+  auto clamp = [&d] {
+    std::string s;
+    if (d.min) s += ", min: " + std::to_string(*d.min);
+    if (d.max) s += ", max: " + std::to_string(*d.max);
+    return s;
+  };
+  switch (d.kind) {
+    case TokenDist::Kind::kFixed:
+      return std::to_string(d.value);
+    case TokenDist::Kind::kUniform:
+      return "{dist: uniform, min: " + std::to_string(d.min.value_or(1)) +
+             ", max: " + std::to_string(d.max.value_or(1)) + "}";
+    case TokenDist::Kind::kLognormal:
+      return "{dist: lognormal, median: " + num(d.median) + ", p90: " + num(d.p90) + clamp() + "}";
+    case TokenDist::Kind::kEmpirical:
+      return "{dist: empirical, file: " +
+             json(std::filesystem::absolute(d.resolved_file).lexically_normal().string()).dump() + clamp() + "}";
+  }
+  return std::to_string(d.value);
+}
+
+}  // namespace
+
+PlanModel resolve_plan_model(const std::string& name, const std::string& model_file, const catalog::Catalog& cat) {
+  PlanModel pm;
+  pm.name = name;
+  if (!model_file.empty()) {
+    const auto docs = catalog::load_yaml_file(model_file);
+    if (docs.empty()) throw InputError(model_file, 0, 0, "--model", "the file holds no YAML document");
+    const catalog::YamlDocument& doc = docs.front();
+    const auto entries = model_entries(doc);
+    std::string chosen;
+    bool found = false;
+    for (const auto& ptr : entries) {
+      const json& e = doc.value.at(json::json_pointer(ptr));
+      const bool match = e.is_object() && e.contains("hf_id") && e["hf_id"].is_string() &&
+                         (name.empty() ? entries.size() == 1 : iequals(e["hf_id"].get<std::string>(), name));
+      if (match) {
+        chosen = ptr;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      std::string ids;
+      for (const auto& ptr : entries) {
+        const json& e = doc.value.at(json::json_pointer(ptr));
+        if (e.is_object() && e.contains("hf_id") && e["hf_id"].is_string())
+          ids += (ids.empty() ? "" : ", ") + e["hf_id"].get<std::string>();
+      }
+      throw doc.error(entries.empty() ? "" : entries.front(),
+                      name.empty()
+                          ? "describes several models (" + ids + "): name one with --preset"
+                          : "describes no model \"" + name + "\" (it has: " + (ids.empty() ? "none" : ids) + ")");
+    }
+    pm.generic = catalog::parse_generic_model(doc, chosen);
+    pm.name = pm.generic->hf_id;
+    pm.models_entry = doc.value.at(json::json_pointer(chosen)).dump();
+    pm.origin = pm.name + " as described in " + model_file + " line " + std::to_string(doc.position_of(chosen).line);
+    if (cat.presets.find(pm.name))
+      throw doc.error(chosen, "\"" + pm.name + "\" is a KAITO preset: plan it with --preset alone");
+    return pm;
+  }
+  if (name.empty()) throw InputError("", 0, 0, "--preset", "name a KAITO preset or an org/model");
+  if (const ModelPreset* p = cat.presets.find(name)) {
+    pm.name = p->name;
+    pm.origin = "KAITO preset " + p->name;
+    return pm;
+  }
+  const gpu::ModelArch* arch = gpu::default_hardware().find_model(name);
+  if (!arch || name.find('/') == std::string::npos || arch->from.rfind("KAITO", 0) == 0) {
+    throw InputError("", 0, 0, "--preset",
+                     "\"" + name +
+                         "\" is neither a KAITO preset nor an org/model of presets/architectures.yaml; describe it "
+                         "with --model FILE (hf_id, weights_gib, architecture, as a scenario's models: entry)");
+  }
+  const json entry = entry_from_architecture(*arch);
+  catalog::YamlDocument doc;
+  doc.file = "presets/architectures.yaml";
+  doc.value = entry;
+  pm.generic = catalog::parse_generic_model(doc, "");
+  pm.name = pm.generic->hf_id;
+  pm.models_entry = entry.dump();
+  pm.origin = arch->hf_id + " of presets/architectures.yaml (bf16 weights from " + num(arch->arch.params_billion) +
+              "B parameters)";
+  return pm;
+}
+
+PlanTraffic traffic_from_scenario(const std::string& path) {
+  const Scenario sc = load_scenario(path);
+  const TrafficSpec* best = nullptr;
+  double best_rate = 0;
+  for (const auto& t : sc.traffic) {
+    const auto p = t.arrival.process;
+    if (p != ArrivalProcess::kPoisson && p != ArrivalProcess::kGamma) continue;
+    const double peak = t.arrival.rate_per_second * (1 + t.arrival.diurnal_amplitude);
+    if (!best || peak > best_rate) {
+      best = &t;
+      best_rate = peak;
+    }
+  }
+  if (!best)
+    throw InputError(path, 0, 0, "traffic",
+                     "has no poisson or gamma traffic entry to plan for (closed-loop and trace traffic have no rate)");
+  PlanTraffic pt;
+  pt.rate_per_s = best_rate;
+  pt.process = arrival_process_name(best->arrival.process);
+  pt.cv = best->arrival.cv;
+  pt.prompt_tokens = token_dist_yaml(*best->prompt_tokens);
+  pt.output_tokens = token_dist_yaml(*best->output_tokens);
+  pt.origin = path + " line " + std::to_string(best->line) + " (" + best->arrival.to_string() +
+              (best->arrival.diurnal_amplitude > 0 ? ", peak " + num(best_rate) + "/s" : "") + ")";
+  return pt;
+}
+
+// --- scale-up ---------------------------------------------------------------------------------------
+
+namespace {
+
+// Per-minute windows report p50 and p95 of TTFT and TPOT; other SLO metrics cannot be checked per minute.
+bool windowed_metric(const std::string& metric) {
+  return metric == "ttft_p50" || metric == "ttft_p95" || metric == "tpot_p50" || metric == "tpot_p95";
+}
+
+std::optional<double> window_ms(const json& w, const std::string& metric) {
+  if (!windowed_metric(metric)) return std::nullopt;
+  const auto us = metric.find('_');
+  const std::string family = metric.substr(0, us) + "_ms", stat = metric.substr(us + 1);
+  if (!w.contains(family) || !w[family].contains(stat) || !w[family][stat].is_number()) return std::nullopt;
+  return w[family][stat].get<double>();
+}
+
+void keep_worst(std::optional<double>& into, std::optional<double> v) {
+  if (v && (!into || *v > *into)) into = v;
+}
+
+std::string latency_text(double ms) {
+  char buf[32];
+  if (ms < 10000)
+    std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  else if (ms < 600000)
+    std::snprintf(buf, sizeof buf, "%.1f s", ms / 1000);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f min", ms / 60000);
+  return buf;
+}
+
+std::string minutes(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  return buf;
+}
+
+// One growth run ending at `end`: builds the scenario, runs it and reads the per-minute windows after the step.
+void simulate_growth(const PlanRequest& req, const catalog::Catalog& cat, const std::string& sku_name, int from, int to,
+                     double start, double end, const std::vector<std::pair<std::string, double>>& bounds,
+                     ScaleUpResult& out) {
+  const double step = out.step_at_s;
+  out.windows.clear();
+  out.new_ready_after_s.clear();
+  out.violation_s = 0;
+  out.first_violation_after_s.reset();
+  out.recovered_after_s.reset();
+  out.worst_ttft_p95_ms.reset();
+  out.worst_tpot_p95_ms.reset();
+  out.failed_requests = 0;
+  std::string pool;
+  for (int i = 1; i <= to; ++i) pool += (i > 1 ? ", " : "") + replica_name(i);
+  std::string y = scenario_head(
+      req,
+      "ktwin plan --scale-up: " + std::to_string(from) + " -> " + std::to_string(to) + " x " + sku_name + " serving " +
+          req.preset + "; the load steps from " + num(out.rate_before) + " to " + num(out.rate_after) + " req/s at " +
+          num(step) + "s, when the new replicas are applied",
+      "plan-scale-up-" + slug(req.preset) + "-" + sku_name + "-" + std::to_string(from) + "to" + std::to_string(to),
+      end);
+  y += "metrics_window: 1m\nworkspaces:\n";
+  for (int i = 1; i <= from; ++i) y += workspace_item(req, sku_name, replica_name(i), 2);
+  y += "timeline:\n";
+  for (int i = from + 1; i <= to; ++i)
+    y += "  - at: " + num(step) + "s\n    apply:\n      manifest:\n" +
+         workspace_manifest(req, sku_name, replica_name(i), 8);
+  y += "traffic:\n";
+  const std::string tokens = "prompt_tokens: " + req.prompt_tokens + ", output_tokens: " + req.output_tokens;
+  y += "  - {workspaces: [" + pool + "], start: " + num(start) + "s, end: " + num(step) +
+       "s, arrival: " + arrival_yaml(req, out.rate_before) + ",\n     " + tokens + "}\n";
+  y += "  - {workspaces: [" + pool + "], start: " + num(step) + "s, arrival: " + arrival_yaml(req, out.rate_after) +
+       ",\n     " + tokens + "}\n";
+  y += "expect:\n";
+  for (int i = 1; i <= to; ++i)
+    y += "  - {workspace: " + replica_name(i) + ", ready_within: " + num(i <= from ? start : end) + "s}\n";
+  out.scenario_yaml = y;
+
+  const Scenario sc = parse_scenario(y, "<plan scale-up " + sku_name + ">");
+  RunOptions ro;
+  ro.seed = req.seed;
+  out.outcome = run_scenario(sc, cat, ro);
+  const json& s = out.outcome.summary;
+
+  std::map<std::string, double> ready_at;
+  if (s.contains("workspaces"))
+    for (const auto& w : s["workspaces"])
+      if (w.contains("ready_at_s") && w["ready_at_s"].is_number())
+        ready_at[w.value("name", "")] = w["ready_at_s"].get<double>();
+  for (int i = from + 1; i <= to; ++i)
+    if (auto it = ready_at.find(replica_name(i)); it != ready_at.end())
+      out.new_ready_after_s.push_back(it->second - step);
+
+  const json metrics = s.contains("metrics") ? s["metrics"] : json::object();
+  for (double t = step; t < end - 1e-9; t += 60) {
+    ScaleUpWindow w;
+    w.t_s = t - step;
+    for (int i = 1; i <= to; ++i) {
+      const std::string ws = replica_name(i);
+      if (auto it = ready_at.find(ws); it != ready_at.end() && it->second <= t + 60) ++w.replicas_ready;
+      if (!metrics.contains(ws) || !metrics[ws].contains("windows")) continue;
+      for (const auto& mw : metrics[ws]["windows"]) {
+        if (std::abs(mw.value("start_s", -1.0) - t) > 1e-6 || mw.value("completed", int64_t{0}) == 0) continue;
+        w.completed += mw.value("completed", int64_t{0});
+        keep_worst(w.ttft_p95_ms, window_ms(mw, "ttft_p95"));
+        keep_worst(w.tpot_p95_ms, window_ms(mw, "tpot_p95"));
+        for (const auto& [metric, bound_ms] : bounds)
+          if (auto v = window_ms(mw, metric); v && *v > bound_ms) w.violates = true;
+      }
+    }
+    keep_worst(out.worst_ttft_p95_ms, w.ttft_p95_ms);
+    keep_worst(out.worst_tpot_p95_ms, w.tpot_p95_ms);
+    if (w.violates) {
+      out.violation_s += 60;
+      if (!out.first_violation_after_s) out.first_violation_after_s = w.t_s;
+      out.recovered_after_s = w.t_s + 60;
+    }
+    out.windows.push_back(w);
+  }
+  for (int i = 1; i <= to; ++i)
+    if (metrics.contains(replica_name(i))) out.failed_requests += metrics[replica_name(i)].value("failed", int64_t{0});
+  out.recovered = out.windows.empty() || !out.windows.back().violates;
+  if (!out.recovered) out.recovered_after_s.reset();
+}
+
+}  // namespace
+
+ScaleUpResult plan_scale_up(const PlanRequest& req, const catalog::Catalog& cat, const std::string& sku_name, int from,
+                            int to) {
+  if (from < 1 || to <= from)
+    throw InputError("", 0, 0, "--scale-up",
+                     "needs N:M with 1 <= N < M, got " + std::to_string(from) + ":" + std::to_string(to));
+  const ModelPreset* preset = req.generic ? &*req.generic : cat.presets.find(req.preset);
+  if (!preset) throw InputError("", 0, 0, "--preset", "unknown preset \"" + req.preset + "\"");
+  const Sku* sku = cat.skus.find(req.cloud, sku_name);
+  if (!sku) throw InputError("", 0, 0, "--scale-up", "unknown SKU \"" + sku_name + "\" in " + req.cloud);
+  if (const auto est = estimate_nodes(*preset, sku->gpu); !est)
+    throw InputError("", 0, 0, "--scale-up", sku_name + " cannot serve " + req.preset + ": " + est.error().message);
+  std::vector<std::pair<std::string, double>> bounds;  // checkable SLOs, in ms
+  ScaleUpResult out;
+  for (const auto& slo : req.slos) {
+    const auto d = parse_duration(slo.bound);
+    if (d && windowed_metric(slo.metric))
+      bounds.emplace_back(slo.metric, to_seconds(*d) * 1000);
+    else
+      out.unchecked_slos.push_back(slo.metric);
+  }
+
+  Searcher search(req, cat);
+  const Trial probe = search.run(sku_name, 1, 0, 4 * 3600);
+  if (!probe.all_ready || !probe.ready_s)
+    throw InputError("", 0, 0, "--scale-up", "a replica of " + sku_name + " never became ready in 4h: " + probe.reason);
+  const double ready = *probe.ready_s;
+  const double start = std::ceil((ready * 1.5 + 300) / 300) * 300;
+  const double step = start + 600;  // ten minutes of the old load on the old replicas first
+  out.sku = sku_name;
+  out.from = from;
+  out.to = to;
+  out.step_at_s = step;
+  out.rate_after = req.rate_per_s;
+  out.rate_before = req.rate_per_s * from / to;
+
+  // Run long enough for the backlog of the provisioning window to drain, up to four hours after the step.
+  double tail = std::ceil((ready * 1.5 + req.window_s) / 60) * 60;
+  for (;;) {
+    simulate_growth(req, cat, sku_name, from, to, start, step + tail, bounds, out);
+    const bool all_ready = static_cast<int>(out.new_ready_after_s.size()) == to - from;
+    if (out.recovered || !all_ready || tail >= 4 * 3600) break;
+    tail = std::min(tail * 2, 4.0 * 3600);
+  }
+  const int became_ready = static_cast<int>(out.new_ready_after_s.size());
+  out.meets_slo_throughout = out.violation_s == 0 && out.failed_requests == 0 && became_ready == to - from;
+
+  std::string ready_text;
+  if (became_ready == to - from) {
+    const double last = *std::max_element(out.new_ready_after_s.begin(), out.new_ready_after_s.end());
+    ready_text = "the new replica" + std::string(to - from > 1 ? "s are" : " is") + " ready " + minutes(last) +
+                 " after the step";
+  } else {
+    ready_text = std::to_string(to - from - became_ready) + " of " + std::to_string(to - from) +
+                 " new replicas never became ready";
+  }
+  if (out.meets_slo_throughout) {
+    out.verdict = "holds the SLOs through the scale-up; " + ready_text;
+  } else {
+    out.verdict = out.violation_s > 0 ? "misses the SLOs for " + minutes(out.violation_s) + " after the load step" : "";
+    if (out.failed_requests > 0)
+      out.verdict +=
+          std::string(out.verdict.empty() ? "" : ", ") + std::to_string(out.failed_requests) + " requests failed";
+    if (out.violation_s > 0 && out.worst_ttft_p95_ms)
+      out.verdict += " (TTFT p95 up to " + latency_text(*out.worst_ttft_p95_ms) + ")";
+    out.verdict += "; " + ready_text;
+    out.verdict +=
+        out.recovered
+            ? (out.recovered_after_s ? ", back within the SLOs " + minutes(*out.recovered_after_s) + " after the step"
+                                     : "")
+            : ", still missing them " + minutes(out.windows.empty() ? 0 : out.windows.back().t_s + 60) +
+                  " after the step";
+  }
+  return out;
 }
 
 }  // namespace ktwin::sim

@@ -1,7 +1,7 @@
 // Capacity planning: for every SKU of a cloud that fits a model, the smallest replica count that meets
-// latency SLOs at a load, found by running the simulated cluster (provisioning, then Poisson traffic
-// split over the replicas), never by formula. Each trial is an ordinary scenario, so any candidate
-// can be re-run with `ktwin run` and gives the same verdict.
+// latency SLOs at a load, found by running the simulated cluster (provisioning, then open-loop traffic
+// split over the replicas), never by formula; and a growth run that measures the SLO misses while new
+// replicas provision. Each run is an ordinary scenario, so `ktwin run` of it gives the same verdict.
 #pragma once
 #include <map>
 #include <optional>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "sim/runner.h"
 
 namespace ktwin::sim {
 
@@ -17,8 +18,37 @@ struct Slo {
   std::string bound;   //!< a duration as scenarios write it, e.g. "800ms"
 };
 
+//! The model a plan sizes: a KAITO preset, or a generic org/model that every trial scenario describes.
+struct PlanModel {
+  std::string name;                    //!< the preset name or the org/model id
+  std::optional<ModelPreset> generic;  //!< set for an org/model that is not a KAITO preset
+  std::string models_entry;            //!< the scenario `models:` entry (JSON, a YAML flow map) when generic
+  std::string origin;                  //!< where the description came from, for the output
+};
+
+//! `name` as a KAITO preset; else an org/model described by `model_file` (one `models:` entry, a list of
+//! them, or a scenario with `models:`); else an architecture of presets/architectures.yaml with bf16
+//! weights from its parameter count. Throws InputError naming what is missing.
+PlanModel resolve_plan_model(const std::string& name, const std::string& model_file, const catalog::Catalog& catalog);
+
+//! Open-loop traffic as a plan takes it from a scenario's `traffic:` block.
+struct PlanTraffic {
+  double rate_per_s = 0;  //!< the busiest entry's rate (its diurnal peak, when it has a cycle)
+  std::string process = "poisson";
+  double cv = 1;                             //!< gamma
+  std::string prompt_tokens, output_tokens;  //!< token distributions (JSON), files resolved to full paths
+  std::string origin;                        //!< "FILE line N (poisson 20/s)"
+};
+
+//! The busiest poisson or gamma entry of the scenario at `path`. Throws InputError when it has none.
+PlanTraffic traffic_from_scenario(const std::string& path);
+
 struct PlanRequest {
-  std::string preset;
+  std::string preset;                  //!< a KAITO preset; or an org/model with `generic` set
+  std::optional<ModelPreset> generic;  //!< see PlanModel
+  std::string models_entry;
+  std::string arrival_process = "poisson";  //!< poisson or gamma
+  double arrival_cv = 1;
   std::string cloud = "azure";
   std::vector<std::string> sku_filters;  //!< substrings or globs; empty = every current SKU
   double rate_per_s = 1;
@@ -61,6 +91,39 @@ struct PlanResult {
 
 //! Throws InputError for an unknown preset, cloud or SLO metric.
 PlanResult plan_capacity(const PlanRequest& request, const catalog::Catalog& catalog);
+
+//! One minute of a scale-up run, over the replicas that served in it.
+struct ScaleUpWindow {
+  double t_s = 0;  //!< from the load step
+  int replicas_ready = 0;
+  int64_t completed = 0;
+  std::optional<double> ttft_p95_ms, tpot_p95_ms;  //!< the worst replica's
+  bool violates = false;
+};
+
+struct ScaleUpResult {
+  std::string sku;
+  int from = 0, to = 0;
+  double step_at_s = 0;  //!< when the load steps up and the new replicas are applied
+  double rate_before = 0, rate_after = 0;
+  std::vector<double> new_ready_after_s;  //!< each new replica, from the step; missing ones never became ready
+  double violation_s = 0;                 //!< minutes (as seconds) in which an SLO was exceeded, after the step
+  std::optional<double> first_violation_after_s, recovered_after_s;  //!< recovered: end of the last bad minute
+  bool recovered = true;                                             //!< false: still violating at the end
+  std::optional<double> worst_ttft_p95_ms, worst_tpot_p95_ms;        //!< after the step
+  int64_t failed_requests = 0;
+  bool meets_slo_throughout = false;
+  std::vector<std::string> unchecked_slos;  //!< SLO metrics the per-minute check cannot see (p99, means, ITL, E2EL)
+  std::vector<ScaleUpWindow> windows;       //!< from the step to the end
+  std::string verdict, scenario_yaml;
+  RunOutcome outcome;  //!< the whole run, for the results database
+};
+
+//! Simulates growth: `from` replicas of `sku` serve rate x from/to, then the load steps to the full rate
+//! and `to - from` replicas are applied; a gateway spreads requests over whichever are ready. Reports the
+//! minutes in which the SLOs are missed while the new replicas provision. Throws InputError.
+ScaleUpResult plan_scale_up(const PlanRequest& request, const catalog::Catalog& catalog, const std::string& sku,
+                            int from, int to);
 
 //! The scenario a trial runs: `replicas` workspaces of `sku`, traffic from `traffic_start_s` to the end.
 std::string plan_scenario_yaml(const PlanRequest& request, const std::string& sku, int replicas, double rate_per_s,

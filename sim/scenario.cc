@@ -890,13 +890,28 @@ class Loader {
   TrafficSpec parse_traffic(const std::string& ptr) {
     const YamlDocument& doc = *doc_;
     require_map(doc, ptr);
-    catalog::check_keys(
-        doc, ptr,
-        {"workspace", "start", "end", "arrival", "prompt_tokens", "output_tokens", "routing", "queue", "slo"});
+    catalog::check_keys(doc, ptr,
+                        {"workspace", "workspaces", "start", "end", "arrival", "prompt_tokens", "output_tokens",
+                         "routing", "queue", "slo"});
     TrafficSpec t;
     t.line = doc.position_of(ptr).line;
-    require_present(doc, ptr, "workspace");
-    t.workspace = ref_at(pointer_join(ptr, "workspace"));
+    if (has(doc, ptr, "workspaces")) {
+      const std::string wp = pointer_join(ptr, "workspaces");
+      if (has(doc, ptr, "workspace"))
+        throw doc.error(wp, "give workspace (one target) or workspaces (a gateway over several), not both");
+      require_list(doc, wp);
+      if (node(doc, wp).size() < 2) throw doc.error(wp, "a gateway needs at least two workspaces; use workspace:");
+      for (size_t i = 0; i < node(doc, wp).size(); ++i) {
+        WorkspaceRef ref = ref_at(pointer_join(wp, i));
+        if (std::find(t.pool.begin(), t.pool.end(), ref) != t.pool.end())
+          throw doc.error(pointer_join(wp, i), "\"" + ref.to_string() + "\" is listed twice");
+        t.pool.push_back(std::move(ref));
+      }
+      t.workspace = t.pool.front();
+    } else {
+      require_present(doc, ptr, "workspace");
+      t.workspace = ref_at(pointer_join(ptr, "workspace"));
+    }
     if (has(doc, ptr, "start")) t.start = get_time_in_run(pointer_join(ptr, "start"));
     if (has(doc, ptr, "end")) {
       std::string ep = pointer_join(ptr, "end");

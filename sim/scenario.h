@@ -133,7 +133,10 @@ struct ArrivalSpec {
 };
 
 struct TrafficSpec {
-  WorkspaceRef workspace;
+  WorkspaceRef workspace;  //!< the only target, or the first of `pool`
+  //! `workspaces: [a, b, ...]`: a gateway spreads requests over the ready endpoints of all of them (as an
+  //! inference gateway in front of several Workspaces does); each request counts for the one that served it.
+  std::vector<WorkspaceRef> pool;
   Duration start = 0;
   std::optional<Duration> end;  //!< none: until the end of the run
   ArrivalSpec arrival;

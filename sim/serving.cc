@@ -174,6 +174,8 @@ struct ServingModel::Impl {
   struct Source {
     const TrafficSpec* spec = nullptr;
     Workspace* ws = nullptr;
+    std::vector<Workspace*> pool;  // a gateway's members, ws first; empty for one target
+    size_t cursor = 0;             // the gateway's round-robin position
     RngStream arrivals, tokens;
     std::vector<TraceRow> trace;
     size_t trace_pos = 0;
@@ -221,13 +223,18 @@ struct ServingModel::Impl {
   void start() {
     for (size_t i = 0; i < sc.traffic.size(); ++i) {
       const TrafficSpec& t = sc.traffic[i];
-      auto& ws = workspaces[t.workspace.namespace_ + "/" + t.workspace.name];
-      if (!ws) {
-        ws = std::make_unique<Workspace>();
-        ws->ref = t.workspace;
-        ws->config = &t;
-      }
-      auto src = std::make_unique<Source>(&t, ws.get(), seed, std::to_string(i) + "/" + t.workspace.to_string());
+      auto member = [&](const WorkspaceRef& ref) {
+        auto& ws = workspaces[ref.namespace_ + "/" + ref.name];
+        if (!ws) {
+          ws = std::make_unique<Workspace>();
+          ws->ref = ref;
+          ws->config = &t;
+        }
+        return ws.get();
+      };
+      auto src =
+          std::make_unique<Source>(&t, member(t.workspace), seed, std::to_string(i) + "/" + t.workspace.to_string());
+      for (const auto& ref : t.pool) src->pool.push_back(member(ref));
       if (t.arrival.process == ArrivalProcess::kTrace)
         src->trace = read_trace(t.arrival.resolved_trace_file, t.arrival.trace_file);
       sources.push_back(std::move(src));
@@ -297,10 +304,40 @@ struct ServingModel::Impl {
       if (!closed) kernel.post_at(next_arrival(s, now), [this, si] { arrive(si); });
     }
     if (closed) r.source = si;
-    Workspace& ws = *s.ws;
+    Workspace& ws = s.pool.empty() ? *s.ws : gateway_pick(s);
     ++ws.requests;
     if (ws.first_arrival < 0) ws.first_arrival = now;
     route(ws, r);
+  }
+
+  // A gateway over several workspaces sends each request to the member whose best endpoint has the fewest
+  // requests in flight (or the next endpoint in turn); while none is ready, requests wait at the first.
+  Workspace& gateway_pick(Source& s) {
+    size_t total = 0;
+    for (const Workspace* w : s.pool) total += w->endpoints.size();
+    if (total == 0) return *s.pool.front();
+    const size_t start = s.cursor % total;
+    Workspace* best = nullptr;
+    size_t best_load = 0;
+    // Walk endpoints from the cursor, so ties rotate over the members.
+    for (size_t k = 0; k < total; ++k) {
+      size_t flat = (start + k) % total;
+      for (Workspace* w : s.pool) {
+        if (flat >= w->endpoints.size()) {
+          flat -= w->endpoints.size();
+          continue;
+        }
+        const size_t load = w->endpoints[flat]->outstanding.size();
+        if (!best || load < best_load) {
+          best = w;
+          best_load = load;
+        }
+        break;
+      }
+      if (s.spec->routing == TrafficSpec::Routing::kRoundRobin) break;
+    }
+    ++s.cursor;
+    return *best;
   }
 
   // A closed-loop client sends its next request after its last one ended (and its think time).

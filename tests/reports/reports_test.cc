@@ -374,4 +374,129 @@ TEST_F(ReportsTest, PlanRejectsBadInputClearly) {
   EXPECT_EQ(ktwin("plan --preset llama-3.1-8b-instruct --rate 1 --price X=abc --no-db").code, 2);
 }
 
+TEST_F(ReportsTest, PlanScaleUpReportsTheProvisioningWindow) {
+  // Three replicas carry 20 req/s with little headroom; growing from one leaves a backlog while two provision.
+  const std::string base =
+      "plan --preset llama-3.1-8b-instruct --rate 20 --prompt-tokens 1000 --output-tokens 200 --slo ttft_p95=1s "
+      "--slo tpot_p95=50ms --slo e2el_p99=20s --sku Standard_NC24ads_A100_v4 --no-headroom --json --db " +
+      db_;
+  const CmdResult r = ktwin(base + " --scale-up 1:3");
+  ASSERT_EQ(r.code, 1) << r.output;  // the SLOs are missed during growth
+  const json j = json::parse(r.output);
+  ASSERT_EQ(j["recommended"]["replicas"], 3);
+  const json& g = j["scale_up"];
+  EXPECT_EQ(g["sku"], "Standard_NC24ads_A100_v4");
+  EXPECT_EQ(g["from"], 1);
+  EXPECT_EQ(g["to"], 3);
+  EXPECT_NEAR(g["rate_before"].get<double>(), 20.0 / 3, 1e-9);
+  ASSERT_EQ(g["new_ready_after_s"].size(), 2u);
+  const double last_ready = std::max(g["new_ready_after_s"][0].get<double>(), g["new_ready_after_s"][1].get<double>());
+  EXPECT_GT(last_ready, 300);  // a GPU node takes minutes to provision
+  EXPECT_EQ(g["first_violation_after_s"], 0.0);
+  EXPECT_GE(g["violation_s"].get<double>(), last_ready - 60);  // missed at least until the last replica serves
+  EXPECT_TRUE(g["recovered"]);
+  EXPECT_GT(g["recovered_after_s"].get<double>(), last_ready);  // the backlog drains after that
+  EXPECT_GT(g["worst_ttft_p95_ms"].get<double>(), 60000);
+  EXPECT_EQ(g["failed_requests"], 0);
+  EXPECT_FALSE(g["meets_slo_throughout"]);
+  EXPECT_EQ(g["unchecked_slos"], json::array({"e2el_p99"}));
+  ASSERT_FALSE(g["windows"].empty());
+  EXPECT_TRUE(g["windows"].front()["violates"]);
+  EXPECT_FALSE(g["windows"].back()["violates"]);
+  EXPECT_EQ(g["windows"].back()["replicas_ready"], 3);
+
+  // The growth run is recorded as a run of its own, which the plan points at.
+  reports::ResultsDb db(db_);
+  const int64_t run = std::stoll(query_text(db.handle(), "SELECT value FROM run_attr WHERE key = 'scale_up_run'"));
+  EXPECT_EQ(query_text(db.handle(),
+                       "SELECT value FROM run_attr WHERE run_id = " + std::to_string(run) + " AND key = 'source'"),
+            "ktwin plan --scale-up");
+  EXPECT_GT(query_int(db.handle(), "SELECT count(*) FROM series WHERE run_id = " + std::to_string(run)), 0);
+  EXPECT_EQ(ktwin("report --db " + db_ + " --run " + std::to_string(run) + " --format md").code, 0);
+
+  // With spare replicas before the step, the same growth holds the SLOs.
+  const CmdResult gentle = ktwin(base + " --rate 10 --scale-up 3:4");
+  ASSERT_EQ(gentle.code, 0) << gentle.output;
+  const json k = json::parse(gentle.output)["scale_up"];
+  EXPECT_TRUE(k["meets_slo_throughout"]) << k.dump(2);
+  EXPECT_EQ(k["violation_s"], 0.0);
+}
+
+TEST_F(ReportsTest, PlanTakesAnOrgModelAndAScenariosTraffic) {
+  // An org/model described as a scenario's models: entry; its trial scenarios run with the same verdict.
+  const fs::path emitted = dir_ / "trials";
+  const CmdResult described =
+      ktwin("plan --preset qwen/qwen3-8b --model " + kSource +
+            "/scenarios/generic-hf-model.yaml --rate 4 --slo ttft_p95=1s --sku Standard_NC24ads_A100_v4 --no-headroom "
+            "--json --no-db --emit-scenarios " +
+            emitted.string());
+  ASSERT_EQ(described.code, 0) << described.output;
+  const json d = json::parse(described.output);
+  EXPECT_EQ(d["preset"], "Qwen/Qwen3-8B");
+  EXPECT_NE(d["model_origin"].get<std::string>().find("generic-hf-model.yaml line 12"), std::string::npos);
+  ASSERT_EQ(d["candidates"].size(), 1u);
+  EXPECT_EQ(ktwin("run " + (emitted / "Standard_NC24ads_A100_v4.yaml").string() + " --quiet --no-db").code, 0);
+
+  // An architecture of presets/architectures.yaml, sized from its parameter count.
+  const CmdResult arch = ktwin(
+      "plan --preset meta-llama/Llama-2-13b-hf --rate 2 --sku Standard_NC24ads_A100_v4 "
+      "--sku Standard_NV36ads_A10_v5 --no-headroom --json --no-db");
+  ASSERT_EQ(arch.code, 0) << arch.output;
+  const json a = json::parse(arch.output);
+  EXPECT_NE(a["model_origin"].get<std::string>().find("architectures.yaml"), std::string::npos);
+  ASSERT_EQ(a["candidates"].size(), 2u);
+  EXPECT_EQ(a["candidates"][0]["nodes_per_replica"], 1);
+  EXPECT_EQ(a["candidates"][1]["nodes_per_replica"], 2);  // 24 GiB of bf16 weights need two A10 nodes
+
+  // Rate, arrival and token lengths from a scenario's busiest entry; a flag given as well wins.
+  const std::string traffic = kSource + "/scenarios/burst-scale-out.yaml";
+  const CmdResult from_scenario = ktwin("plan --preset phi-3-mini-4k-instruct --traffic " + traffic +
+                                        " --sku Standard_NC24ads_A100_v4 --no-headroom --json --no-db");
+  ASSERT_EQ(from_scenario.code, 0) << from_scenario.output;
+  const json t = json::parse(from_scenario.output);
+  EXPECT_EQ(t["rate"], 24.0);
+  EXPECT_NE(t["traffic_origin"].get<std::string>().find("burst-scale-out.yaml line 38 (poisson 24/s)"),
+            std::string::npos);
+  const CmdResult overridden = ktwin("plan --preset phi-3-mini-4k-instruct --traffic " + traffic +
+                                     " --rate 3 --sku Standard_NC24ads_A100_v4 --no-headroom --json --no-db");
+  EXPECT_EQ(json::parse(overridden.output)["rate"], 3.0) << overridden.output;
+
+  // Gamma arrivals and an empirical length file relative to that scenario, planned from another directory.
+  fs::create_directories(dir_ / "load" / "data");
+  std::ofstream(dir_ / "load" / "data" / "prompts.csv") << "tokens\n300\n900\n1500\n";
+  std::ofstream(dir_ / "load" / "s.yaml")
+      << "name: s\nduration: 1h\nworkspaces:\n  - manifest: {apiVersion: kaito.sh/v1beta1, kind: Workspace, "
+         "metadata: {name: w}}\ntraffic:\n  - {workspace: w, arrival: {process: gamma, rate: 3/s, cv: 2},\n"
+         "     prompt_tokens: {dist: empirical, file: data/prompts.csv}, output_tokens: 100}\n";
+  const CmdResult gamma =
+      shell("cd / && " + std::string(KTWIN_BINARY) + " plan --preset phi-3-mini-4k-instruct --traffic " +
+            (dir_ / "load" / "s.yaml").string() +
+            " --sku Standard_NC24ads_A100_v4 --no-headroom --no-db --emit-scenarios " + (dir_ / "gamma").string());
+  ASSERT_EQ(gamma.code, 0) << gamma.output;
+  const std::string trial = read(dir_ / "gamma" / "Standard_NC24ads_A100_v4.yaml");
+  EXPECT_NE(trial.find("{process: gamma, rate: 3/s, cv: 2}"), std::string::npos) << trial;
+  EXPECT_NE(trial.find("file: \"" + (dir_ / "load" / "data" / "prompts.csv").string() + "\""), std::string::npos)
+      << trial;
+}
+
+TEST_F(ReportsTest, PlanRejectsBadModelTrafficAndScaleUpInput) {
+  const CmdResult unknown = ktwin("plan --preset acme/secret-model --rate 1 --no-db");
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_NE(unknown.output.find("describe it with --model FILE"), std::string::npos) << unknown.output;
+  const CmdResult wrong =
+      ktwin("plan --preset acme/other --model " + kSource + "/scenarios/generic-hf-model.yaml --rate 1 --no-db");
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_NE(wrong.output.find("describes no model \"acme/other\" (it has: Qwen/Qwen3-8B)"), std::string::npos)
+      << wrong.output;
+  const CmdResult no_rate =
+      ktwin("plan --preset phi-3-mini-4k-instruct --traffic " + kSource + "/scenarios/quickstart-phi3.yaml --no-db");
+  EXPECT_EQ(no_rate.code, 2);
+  EXPECT_NE(no_rate.output.find("no poisson or gamma traffic entry"), std::string::npos) << no_rate.output;
+  for (const char* bad : {"3", "2:2", "0:2", "3:1", "1:3x", "1:40"}) {
+    const CmdResult r = ktwin(std::string("plan --preset phi-3-mini-4k-instruct --rate 1 --no-db --scale-up ") + bad);
+    EXPECT_EQ(r.code, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find("--scale-up"), std::string::npos) << r.output;
+  }
+}
+
 }  // namespace

@@ -564,4 +564,30 @@ TEST_F(ScenarioTest, GenericModelErrors) {
 }
 
 }  // namespace
+TEST_F(ScenarioTest, GatewayTrafficOverSeveralWorkspaces) {
+  const std::string two =
+      std::string(kHead) + "  - manifest: {apiVersion: kaito.sh/v1beta1, kind: Workspace, metadata: {name: other}}\n";
+  const std::string tokens = ", prompt_tokens: 100, output_tokens: 100}\n";
+  const std::string ok =
+      two + "traffic:\n  - {workspaces: [workspace-phi-3-mini, other], arrival: {process: poisson, rate: 2/s}" + tokens;
+  const Scenario sc = parse_scenario(ok, path("scenario.yaml"));
+  ASSERT_EQ(sc.traffic.size(), 1u);
+  ASSERT_EQ(sc.traffic[0].pool.size(), 2u);
+  EXPECT_EQ(sc.traffic[0].workspace.name, "workspace-phi-3-mini");
+  EXPECT_EQ(sc.traffic[0].pool[1].name, "other");
+
+  EXPECT_EQ(error_of(two + "traffic:\n  - {workspace: other, workspaces: [workspace-phi-3-mini, other]" + tokens),
+            at(7, 36) +
+                "traffic[0].workspaces: give workspace (one target) or workspaces (a gateway over several), "
+                "not both");
+  EXPECT_EQ(error_of(two + "traffic:\n  - {workspaces: [other]" + tokens),
+            at(7, 18) + "traffic[0].workspaces: a gateway needs at least two workspaces; use workspace:");
+  EXPECT_EQ(error_of(two + "traffic:\n  - {workspaces: [other, other]" + tokens),
+            at(7, 26) + "traffic[0].workspaces[1]: \"other\" is listed twice");
+  const std::string missing =
+      error_of(two + "traffic:\n  - {workspaces: [other, missing], arrival: {process: poisson, rate: 2/s}" + tokens);
+  EXPECT_NE(missing.find("traffic[0].workspaces[1]: no Workspace \"missing\" is defined"), std::string::npos)
+      << missing;
+}
+
 }  // namespace ktwin::sim
