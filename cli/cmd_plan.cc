@@ -1,4 +1,5 @@
 // `ktwin plan`: which SKU, how many replicas, at what cost, for which SLO, answered by simulation.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -46,6 +47,7 @@ std::string minutes(const std::optional<double>& s) {
 json candidate_json(const sim::PlanCandidate& c) {
   auto o = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   return {{"sku", c.sku},
+          {"cloud", c.cloud},
           {"gpu", c.gpu},
           {"gpus_per_node", c.gpus_per_node},
           {"nodes_per_replica", c.nodes_per_replica},
@@ -75,7 +77,8 @@ json scale_up_json(const sim::ScaleUpResult& g) {
                        {"ttft_p95_ms", o(w.ttft_p95_ms)},
                        {"tpot_p95_ms", o(w.tpot_p95_ms)},
                        {"violates", w.violates}});
-  return {{"sku", g.sku},
+  return {{"cloud", g.cloud},
+          {"sku", g.sku},
           {"from", g.from},
           {"to", g.to},
           {"step_at_s", g.step_at_s},
@@ -146,8 +149,8 @@ int plan(int argc, char** argv) {
                                      cxxopts::value<std::string>()->default_value("1000"))(
       "output-tokens", "output length, as --prompt-tokens", cxxopts::value<std::string>()->default_value("200"))(
       "slo", "latency SLO METRIC=DURATION, repeatable (e.g. ttft_p95=800ms, tpot_p95=60ms, e2el_p99=20s)",
-      cxxopts::value<std::vector<std::string>>())("cloud", "azure, aws or arc",
-                                                  cxxopts::value<std::string>()->default_value("azure"))(
+      cxxopts::value<std::vector<std::string>>())("cloud", "azure, aws or arc; repeatable, or all, to compare clouds",
+                                                  cxxopts::value<std::vector<std::string>>()->default_value("azure"))(
       "sku", "only SKUs containing this text or matching this glob, repeatable",
       cxxopts::value<std::vector<std::string>>())("max-budget", "USD per hour the deployment may cost",
                                                   cxxopts::value<double>())(
@@ -186,7 +189,17 @@ int plan(int argc, char** argv) {
   req.preset = model.name;
   req.generic = model.generic;
   req.models_entry = model.models_entry;
-  req.cloud = args["cloud"].as<std::string>();
+  for (const auto& c : args["cloud"].as<std::vector<std::string>>()) {
+    if (c == "all") {
+      req.clouds = cat.skus.clouds();
+      break;
+    }
+    if (std::find(req.clouds.begin(), req.clouds.end(), c) == req.clouds.end()) req.clouds.push_back(c);
+  }
+  req.cloud = req.clouds.front();
+  std::string clouds_text;
+  for (const auto& c : req.clouds) clouds_text += (clouds_text.empty() ? "" : ", ") + c;
+  const bool multi_cloud = req.clouds.size() > 1;
   req.prompt_tokens = args["prompt-tokens"].as<std::string>();
   req.output_tokens = args["output-tokens"].as<std::string>();
   std::string traffic_origin;
@@ -256,7 +269,9 @@ int plan(int argc, char** argv) {
     if (!on && result.candidates.size() == 1) on = &result.candidates.front();
     if (on) {
       const auto t0 = std::chrono::steady_clock::now();
-      grown = sim::plan_scale_up(req, cat, on->sku, scale_up->first, scale_up->second);
+      sim::PlanRequest in_cloud = req;
+      in_cloud.cloud = on->cloud;
+      grown = sim::plan_scale_up(in_cloud, cat, on->sku, scale_up->first, scale_up->second);
       scale_up_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     } else {
       scale_up_skipped = "no SKU to scale: " + (result.recommended ? std::string() : result.reason) +
@@ -276,16 +291,19 @@ int plan(int argc, char** argv) {
     json j;
     j["preset"] = req.preset;
     j["cloud"] = req.cloud;
+    j["clouds"] = req.clouds;
     j["rate"] = req.rate_per_s;
     j["slos"] = json::object();
     for (const auto& s : req.slos) j["slos"][s.metric] = s.bound;
     j["candidates"] = json::array();
     for (const auto& c : result.candidates) j["candidates"].push_back(candidate_json(c));
     j["skipped"] = json::array();
-    for (const auto& s : result.skipped) j["skipped"].push_back({{"sku", s.sku}, {"reason", s.reason}});
-    j["recommended"] = result.recommended
-                           ? json{{"sku", result.recommended->sku}, {"replicas", result.recommended->replicas}}
-                           : json(nullptr);
+    for (const auto& s : result.skipped)
+      j["skipped"].push_back({{"cloud", s.cloud}, {"sku", s.sku}, {"reason", s.reason}});
+    j["recommended"] = result.recommended ? json{{"cloud", result.recommended->cloud},
+                                                 {"sku", result.recommended->sku},
+                                                 {"replicas", result.recommended->replicas}}
+                                          : json(nullptr);
     if (!result.recommended) j["reason"] = result.reason;
     j["model_origin"] = model.origin;
     if (!traffic_origin.empty()) j["traffic_origin"] = traffic_origin;
@@ -298,32 +316,42 @@ int plan(int argc, char** argv) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::printf("Plan: %s on %s at %g req/s %s (prompt %s, output %s tokens)%s%s\n", req.preset.c_str(),
-                req.cloud.c_str(), req.rate_per_s, req.arrival_process.c_str(), req.prompt_tokens.c_str(),
+                clouds_text.c_str(), req.rate_per_s, req.arrival_process.c_str(), req.prompt_tokens.c_str(),
                 req.output_tokens.c_str(), slo_text.empty() ? "" : "; SLO ", slo_text.c_str());
     std::printf("Model: %s\n", model.origin.c_str());
     if (!traffic_origin.empty()) std::printf("Traffic: %s\n", traffic_origin.c_str());
     std::printf("\n");
-    std::printf("%-3s %-26s %-15s %4s %5s %8s %-6s %8s %9s %9s %9s %9s %8s  %s\n", "#", "SKU", "GPU", "GPUS", "NODES",
-                "REPLICAS", "LAYOUT", "$/HOUR", "$/M-TOK", "TTFT-P95", "TPOT-P95", "MAX-RATE", "READY", "VERDICT");
+    // Several clouds: each SKU is shown as cloud/SKU.
+    auto sku_label = [multi_cloud](const std::string& cloud, const std::string& sku) {
+      return multi_cloud ? cloud + "/" + sku : sku;
+    };
+    int sku_width = 26;
+    for (const auto& c : result.candidates)
+      sku_width = std::max(sku_width, static_cast<int>(sku_label(c.cloud, c.sku).size()));
+    std::printf("%-3s %-*s %-15s %4s %5s %8s %-6s %8s %9s %9s %9s %9s %8s  %s\n", "#", sku_width, "SKU", "GPU", "GPUS",
+                "NODES", "REPLICAS", "LAYOUT", "$/HOUR", "$/M-TOK", "TTFT-P95", "TPOT-P95", "MAX-RATE", "READY",
+                "VERDICT");
     int rank = 0;
     for (const auto& c : result.candidates) {
       const std::string layout = c.data_parallel > 1
                                      ? "DP" + std::to_string(c.data_parallel)
                                      : "TP" + std::to_string(c.tensor_parallel) +
                                            (c.pipeline_parallel > 1 ? "PP" + std::to_string(c.pipeline_parallel) : "");
-      std::printf("%-3s %-26s %-15s %4d %5d %8d %-6s %8s %9s %9s %9s %9s %8s  %s\n",
-                  (std::to_string(++rank) + (c.recommended ? "*" : "")).c_str(), c.sku.c_str(), c.gpu.c_str(),
-                  c.gpus_per_node, c.nodes_per_replica, c.replicas, layout.c_str(),
-                  c.price_per_hour > 0 ? opt(c.cost_per_hour, "%.2f").c_str() : "?",
+      std::printf("%-3s %-*s %-15s %4d %5d %8d %-6s %8s %9s %9s %9s %9s %8s  %s\n",
+                  (std::to_string(++rank) + (c.recommended ? "*" : "")).c_str(), sku_width,
+                  sku_label(c.cloud, c.sku).c_str(), c.gpu.c_str(), c.gpus_per_node, c.nodes_per_replica, c.replicas,
+                  layout.c_str(), c.price_per_hour > 0 ? opt(c.cost_per_hour, "%.2f").c_str() : "?",
                   opt(c.cost_per_million_output_tokens, "%.2f").c_str(), opt(c.ttft_p95_ms, "%.0fms").c_str(),
                   opt(c.tpot_p95_ms, "%.1fms").c_str(), opt(c.max_rate, "%.1f/s").c_str(),
                   minutes(c.time_to_ready_s).c_str(), c.verdict.c_str());
     }
-    for (const auto& s : result.skipped) std::printf("    %-26s skipped: %s\n", s.sku.c_str(), s.reason.c_str());
+    for (const auto& s : result.skipped)
+      std::printf("    %-*s skipped: %s\n", sku_width, sku_label(s.cloud, s.sku).c_str(), s.reason.c_str());
     if (result.recommended)
       std::printf("\nRecommended: %d x %s (%d node%s each), $%.2f/hour\n", result.recommended->replicas,
-                  result.recommended->sku.c_str(), result.recommended->nodes_per_replica,
-                  result.recommended->nodes_per_replica > 1 ? "s" : "", result.recommended->cost_per_hour);
+                  sku_label(result.recommended->cloud, result.recommended->sku).c_str(),
+                  result.recommended->nodes_per_replica, result.recommended->nodes_per_replica > 1 ? "s" : "",
+                  result.recommended->cost_per_hour);
     else
       std::printf("\nNo recommendation: %s\n", result.reason.c_str());
     std::printf("%d simulated trials in %.2f s wall\n", result.trials, wall);
@@ -338,7 +366,7 @@ int plan(int argc, char** argv) {
       reports::RunMeta meta;
       meta.kind = "run";  // an ordinary simulated run; its attrs say it came from ktwin plan --scale-up
       meta.scenario_file = "<ktwin plan --scale-up>";
-      meta.cloud = req.cloud;
+      meta.cloud = grown->cloud;
       meta.wall_seconds = scale_up_wall;
       meta.passed = grown->meets_slo_throughout;
       meta.attrs = {{"source", "ktwin plan --scale-up"},
@@ -361,7 +389,7 @@ int plan(int argc, char** argv) {
     rec.found = result.recommended != nullptr;
     rec.wall_seconds = wall;
     rec.attrs = {{"preset", req.preset},
-                 {"cloud", req.cloud},
+                 {"cloud", clouds_text},
                  {"rate", json(req.rate_per_s).dump()},
                  {"prompt_tokens", req.prompt_tokens},
                  {"output_tokens", req.output_tokens},
@@ -378,7 +406,7 @@ int plan(int argc, char** argv) {
     for (const auto& c : result.candidates) {
       reports::PlanCandidateRow row;
       row.rank = ++rank;
-      row.cloud = req.cloud;
+      row.cloud = c.cloud;
       row.sku = c.sku;
       row.gpu = c.gpu;
       row.gpus_per_node = c.gpus_per_node;

@@ -565,9 +565,33 @@ const std::vector<std::string> kPlanHeader = {
     "#",      "SKU",         "GPU",           "GPUs/node",     "nodes/replica", "replicas",        "layout",
     "$/hour", "$/M out tok", "TTFT p95 (ms)", "TPOT p95 (ms)", "max req/s",     "ready from zero", "verdict"};
 
-std::vector<std::string> plan_cells(const PlanCandidateRow& c) {
+// What a plan or a growth run was asked, from its run_attr rows, in reading order.
+std::vector<std::pair<std::string, std::string>> plan_inputs(const RunData& d) {
+  static const std::vector<std::pair<std::string, std::string>> kShown = {{"model", "model"},
+                                                                          {"traffic", "traffic"},
+                                                                          {"cloud", "clouds"},
+                                                                          {"rate", "rate (req/s)"},
+                                                                          {"prompt_tokens", "prompt tokens"},
+                                                                          {"output_tokens", "output tokens"},
+                                                                          {"slo", "SLOs"},
+                                                                          {"scale_up", "scale-up"},
+                                                                          {"scale_up_run", "scale-up run"},
+                                                                          {"scale_up_verdict", "scale-up"}};
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, label] : kShown)
+    for (const auto& [k, v] : d.attrs)
+      if (k == key && !v.empty()) out.emplace_back(label, key == "scale_up_run" ? "ktwin report --run " + v : v);
+  return out;
+}
+
+// A plan over several clouds names each SKU as cloud/SKU.
+bool spans_clouds(const std::vector<PlanCandidateRow>& rows) {
+  return std::any_of(rows.begin(), rows.end(), [&](const auto& r) { return r.cloud != rows.front().cloud; });
+}
+
+std::vector<std::string> plan_cells(const PlanCandidateRow& c, bool with_cloud) {
   return {std::to_string(c.rank) + (c.recommended ? " *" : ""),
-          c.sku,
+          with_cloud ? c.cloud + "/" + c.sku : c.sku,
           c.gpu,
           std::to_string(c.gpus_per_node),
           std::to_string(c.nodes_per_replica),
@@ -626,6 +650,10 @@ std::string render_markdown(const RunData& d) {
     }
     out += "\n";
   }
+  if (const auto inputs = plan_inputs(d); !inputs.empty()) {
+    for (const auto& [label, value] : inputs) out += "- " + label + ": " + value + "\n";
+    out += "\n";
+  }
   if (!d.candidates.empty()) {
     out += "|";
     for (const auto& h : kPlanHeader) out += " " + h + " |";
@@ -634,7 +662,7 @@ std::string render_markdown(const RunData& d) {
     out += "\n";
     for (const auto& c : d.candidates) {
       out += "|";
-      for (const auto& cell : plan_cells(c)) out += " " + md_cell(cell) + " |";
+      for (const auto& cell : plan_cells(c, spans_clouds(d.candidates))) out += " " + md_cell(cell) + " |";
       out += "\n";
     }
     out += "\n";
@@ -776,12 +804,17 @@ std::string render_html(const RunData& d) {
     for (const auto& e : d.expectations) rows.push_back({e.passed ? "PASS" : "FAIL", e.text, e.detail});
     out += html_table({"verdict", "expectation", "observed"}, rows);
   }
+  if (const auto inputs = plan_inputs(d); !inputs.empty()) {
+    out += "<h2>Inputs</h2><ul>";
+    for (const auto& [label, value] : inputs) out += "<li>" + esc(label) + ": " + esc(value) + "</li>";
+    out += "</ul>\n";
+  }
   if (!d.candidates.empty()) {
     out += "<h2>Candidates</h2>";
     std::vector<std::vector<std::string>> rows;
     std::vector<bool> rec;
     for (const auto& c : d.candidates) {
-      rows.push_back(plan_cells(c));
+      rows.push_back(plan_cells(c, spans_clouds(d.candidates)));
       rec.push_back(c.recommended);
     }
     out += html_table(kPlanHeader, rows, rec) + pareto_chart(d);

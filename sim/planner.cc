@@ -191,20 +191,31 @@ std::string plan_scenario_yaml(const PlanRequest& r, const std::string& sku, int
 PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
   const ModelPreset* preset = req.generic ? &*req.generic : cat.presets.find(req.preset);
   if (!preset) throw InputError("", 0, 0, "--preset", "unknown preset \"" + req.preset + "\"");
-  const auto clouds = cat.skus.clouds();
-  if (std::find(clouds.begin(), clouds.end(), req.cloud) == clouds.end())
-    throw InputError("", 0, 0, "--cloud", "unknown cloud \"" + req.cloud + "\"");
-  auto plan_one = [&req, &cat, preset](const Sku* sku) -> Outcome {
-    Searcher search(req, cat);
+  const auto known = cat.skus.clouds();
+  // One request per cloud: a trial scenario runs in its SKU's cloud.
+  std::vector<PlanRequest> per_cloud;
+  for (const auto& cloud : req.clouds.empty() ? std::vector<std::string>{req.cloud} : req.clouds) {
+    if (std::find(known.begin(), known.end(), cloud) == known.end()) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw InputError("", 0, 0, "--cloud", "unknown cloud \"" + cloud + "\"; expected one of: " + list);
+    }
+    per_cloud.push_back(req);
+    per_cloud.back().cloud = cloud;
+  }
+  auto plan_one = [&cat, preset](const Sku* sku, const PlanRequest& in_cloud) -> Outcome {
+    Searcher search(in_cloud, cat);
     if (sku->gpu.gpu_id.empty() || !sku->gpu.nvidia()) {
-      return Outcome{std::nullopt, PlanSkipped{sku->name(), "no latency model for " + sku->gpu.gpu_model},
+      return Outcome{std::nullopt,
+                     PlanSkipped{in_cloud.cloud, sku->name(), "no latency model for " + sku->gpu.gpu_model},
                      search.trials};
     }
     const auto est = estimate_nodes(*preset, sku->gpu);
     if (!est) {
-      return Outcome{std::nullopt, PlanSkipped{sku->name(), est.error().message}, search.trials};
+      return Outcome{std::nullopt, PlanSkipped{in_cloud.cloud, sku->name(), est.error().message}, search.trials};
     }
     PlanCandidate c;
+    c.cloud = in_cloud.cloud;
     c.sku = sku->name();
     c.gpu = sku->gpu.gpu_id;
     c.gpus_per_node = sku->gpu.gpu_count;
@@ -214,14 +225,14 @@ PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
       c.data_parallel = c.gpus_per_node;  // KAITO runs one engine per GPU for small models
     else
       c.tensor_parallel = c.gpus_per_node;
-    auto price = req.prices.find(sku->name());
-    c.price_per_hour = price != req.prices.end() ? price->second : sku->price_per_hour;
+    auto price = in_cloud.prices.find(sku->name());
+    c.price_per_hour = price != in_cloud.prices.end() ? price->second : sku->price_per_hour;
     const double replica_cost = c.price_per_hour * c.nodes_per_replica;
 
     // Provisioning alone first: traffic starts once a replica would be serving, with margin.
     const Trial probe = search.run(c.sku, 1, 0, 4 * 3600);
     if (!probe.all_ready || !probe.ready_s) {
-      return Outcome{std::nullopt, PlanSkipped{c.sku, "a replica never became ready in 4h: " + probe.reason},
+      return Outcome{std::nullopt, PlanSkipped{c.cloud, c.sku, "a replica never became ready in 4h: " + probe.reason},
                      search.trials};
     }
     c.time_to_ready_s = probe.ready_s;
@@ -231,12 +242,13 @@ PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
     std::map<int, Trial> by_n;
     auto trial = [&](int n) -> const Trial& {
       auto it = by_n.find(n);
-      if (it == by_n.end()) it = by_n.emplace(n, search.run(c.sku, n, req.rate_per_s, start)).first;
+      if (it == by_n.end()) it = by_n.emplace(n, search.run(c.sku, n, in_cloud.rate_per_s, start)).first;
       return it->second;
     };
-    const int cap = req.max_budget_per_hour && replica_cost > 0
-                        ? std::min(req.max_replicas, static_cast<int>(*req.max_budget_per_hour / replica_cost))
-                        : req.max_replicas;
+    const int cap =
+        in_cloud.max_budget_per_hour && replica_cost > 0
+            ? std::min(in_cloud.max_replicas, static_cast<int>(*in_cloud.max_budget_per_hour / replica_cost))
+            : in_cloud.max_replicas;
     int lo = 0, hi = 0;  // lo fails (0 = none tried), hi passes
     for (int n = 1; n <= cap; n = n * 2 > cap && n < cap ? cap : n * 2) {
       if (trial(n).passed) {
@@ -268,14 +280,14 @@ PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
       c.verdict = "one replica costs more than the budget";
     else
       c.verdict = "misses at " + std::to_string(chosen) + " replicas" +
-                  (cap < req.max_replicas ? " (budget limit)" : " (--max-replicas)") + ": " + t.reason;
+                  (cap < in_cloud.max_replicas ? " (budget limit)" : " (--max-replicas)") + ": " + t.reason;
     if (c.price_per_hour <= 0) c.verdict += "; no price known (--price " + c.sku + "=USD)";
 
     // Headroom: the highest total rate the chosen replicas sustain within the SLOs. Load splits evenly,
     // so one replica is searched at its share (fewer simulated requests), over a shorter window.
-    if (req.headroom && c.meets_slo) {
-      const double window = std::min(req.window_s, 300.0);
-      double ok = req.rate_per_s / chosen, bad = 0;
+    if (in_cloud.headroom && c.meets_slo) {
+      const double window = std::min(in_cloud.window_s, 300.0);
+      double ok = in_cloud.rate_per_s / chosen, bad = 0;
       for (int i = 0; i < 6 && bad == 0; ++i) {
         const double r = ok * 2;
         if (search.run(c.sku, 1, r, start, window).passed)
@@ -293,14 +305,15 @@ PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
     return Outcome{std::move(c), std::nullopt, search.trials};
   };
 
-  std::vector<const Sku*> skus;
-  for (const Sku* sku : cat.skus.list(req.cloud, false))
-    if (matches_filter(sku->name(), req.sku_filters)) skus.push_back(sku);
+  std::vector<std::pair<const Sku*, const PlanRequest*>> skus;
+  for (const auto& r : per_cloud)
+    for (const Sku* sku : cat.skus.list(r.cloud, false))
+      if (matches_filter(sku->name(), req.sku_filters)) skus.emplace_back(sku, &r);
   // SKUs are independent: plan them on worker threads, collect in catalog order (deterministic).
   std::vector<Outcome> outcomes(skus.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < skus.size();) outcomes[i] = plan_one(skus[i]);
+    for (size_t i; (i = next.fetch_add(1)) < skus.size();) outcomes[i] = plan_one(skus[i].first, *skus[i].second);
   };
   const unsigned threads =
       req.threads > 0 ? static_cast<unsigned>(req.threads) : std::max(1u, std::thread::hardware_concurrency());
@@ -328,9 +341,12 @@ PlanResult plan_capacity(const PlanRequest& req, const catalog::Catalog& cat) {
       result.recommended = &c;
       break;
     }
+  std::string where;
+  for (const auto& r : per_cloud) where += (where.empty() ? "" : " or ") + r.cloud;
   if (!result.recommended)
-    result.reason = result.candidates.empty()
-                        ? "no SKU of " + req.cloud + " fits " + req.preset
+    result.reason = skus.empty() ? "no SKU of " + where + " matches --sku"
+                    : result.candidates.empty()
+                        ? "no SKU of " + where + " can serve " + req.preset + " in the simulator (see the skipped ones)"
                         : "no priced candidate meets the SLOs within " + std::to_string(req.max_replicas) +
                               " replicas" + (req.max_budget_per_hour ? " and the budget" : "");
   return result;
@@ -667,6 +683,7 @@ ScaleUpResult plan_scale_up(const PlanRequest& req, const catalog::Catalog& cat,
   const double ready = *probe.ready_s;
   const double start = std::ceil((ready * 1.5 + 300) / 300) * 300;
   const double step = start + 600;  // ten minutes of the old load on the old replicas first
+  out.cloud = req.cloud;
   out.sku = sku_name;
   out.from = from;
   out.to = to;

@@ -49,7 +49,8 @@ struct PlanRequest {
   std::string models_entry;
   std::string arrival_process = "poisson";  //!< poisson or gamma
   double arrival_cv = 1;
-  std::string cloud = "azure";
+  std::string cloud = "azure";           //!< the cloud a scenario runs in
+  std::vector<std::string> clouds;       //!< clouds whose SKUs plan_capacity weighs; empty = just `cloud`
   std::vector<std::string> sku_filters;  //!< substrings or globs; empty = every current SKU
   double rate_per_s = 1;
   std::string prompt_tokens = "1000", output_tokens = "200";  //!< scenario token distributions (YAML)
@@ -64,7 +65,7 @@ struct PlanRequest {
 };
 
 struct PlanCandidate {
-  std::string sku, gpu;
+  std::string cloud, sku, gpu;
   int gpus_per_node = 0, nodes_per_replica = 0, replicas = 0;
   int tensor_parallel = 1, pipeline_parallel = 1, data_parallel = 1;  //!< as KAITO's vLLM command sets them
   double price_per_hour = 0;                                          //!< per node; 0 when unknown
@@ -78,7 +79,7 @@ struct PlanCandidate {
 };
 
 struct PlanSkipped {
-  std::string sku, reason;
+  std::string cloud, sku, reason;
 };
 
 struct PlanResult {
@@ -89,7 +90,7 @@ struct PlanResult {
   int trials = 0;
 };
 
-//! Throws InputError for an unknown preset, cloud or SLO metric.
+//! Every SKU of every requested cloud. Throws InputError for an unknown preset, cloud or SLO metric.
 PlanResult plan_capacity(const PlanRequest& request, const catalog::Catalog& catalog);
 
 //! One minute of a scale-up run, over the replicas that served in it.
@@ -102,7 +103,7 @@ struct ScaleUpWindow {
 };
 
 struct ScaleUpResult {
-  std::string sku;
+  std::string cloud, sku;
   int from = 0, to = 0;
   double step_at_s = 0;  //!< when the load steps up and the new replicas are applied
   double rate_before = 0, rate_after = 0;

@@ -479,6 +479,27 @@ TEST_F(ReportsTest, PlanTakesAnOrgModelAndAScenariosTraffic) {
       << trial;
 }
 
+TEST_F(ReportsTest, PlanComparesClouds) {
+  const fs::path emitted = dir_ / "trials";
+  const CmdResult r = ktwin(
+      "plan --preset llama-3.1-8b-instruct --rate 20 --slo ttft_p95=1s --slo tpot_p95=50ms --cloud azure --cloud aws "
+      "--sku Standard_NC24ads_A100_v4 --sku p4d.24xlarge --no-headroom --json --no-db --emit-scenarios " +
+      emitted.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const json j = json::parse(r.output);
+  EXPECT_EQ(j["clouds"], json::array({"azure", "aws"}));
+  ASSERT_EQ(j["candidates"].size(), 2u) << r.output;
+  EXPECT_EQ(j["candidates"][0]["cloud"], "azure");
+  EXPECT_EQ(j["candidates"][1]["cloud"], "aws");
+  EXPECT_EQ(j["recommended"]["cloud"], "azure");
+  // Each trial runs in its SKU's cloud.
+  EXPECT_NE(read(emitted / "p4d.24xlarge.yaml").find("  cloud: aws\n"), std::string::npos);
+  const CmdResult bad = ktwin("plan --preset llama-3.1-8b-instruct --rate 1 --cloud gcp --no-db");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.output.find("--cloud: unknown cloud \"gcp\"; expected one of: arc, aws, azure"), std::string::npos)
+      << bad.output;
+}
+
 TEST_F(ReportsTest, PlanRejectsBadModelTrafficAndScaleUpInput) {
   const CmdResult unknown = ktwin("plan --preset acme/secret-model --rate 1 --no-db");
   EXPECT_EQ(unknown.code, 2);
