@@ -56,21 +56,7 @@ std::string notes(const ModelPreset& p) {
 }
 
 json preset_json(const ModelPreset& p) {
-  const ModelArchitecture& a = p.arch;
-  json arch = {{"num_layers", a.num_layers},
-               {"hidden_size", a.hidden_size},
-               {"num_attention_heads", a.num_attention_heads},
-               {"num_kv_heads", a.num_kv_heads},
-               {"head_dim", a.head_dim},
-               {"intermediate_size", a.intermediate_size},
-               {"vocab_size", a.vocab_size},
-               {"num_experts", a.num_experts},
-               {"experts_per_token", a.experts_per_token},
-               {"kv_lora_rank", a.kv_lora_rank},
-               {"qk_rope_head_dim", a.qk_rope_head_dim},
-               {"params_billion", a.params_billion},
-               {"active_params_billion", a.active_params_billion},
-               {"attention", attention_kind_name(a.attention)}};
+  const json arch = catalog::architecture_json(p.arch);
   return {{"name", p.name},
           {"hf_id", p.hf_id},
           {"aliases", p.aliases},

@@ -385,29 +385,10 @@ std::vector<std::string> model_entries(const catalog::YamlDocument& doc) {
 // parameter count (what a checkpoint of that size holds), the rest from the architecture.
 json entry_from_architecture(const gpu::ModelArch& m) {
   const ModelArchitecture& a = m.arch;
-  json arch = {{"num_layers", a.num_layers},
-               {"hidden_size", a.hidden_size},
-               {"num_attention_heads", a.num_attention_heads},
-               {"num_kv_heads", a.num_kv_heads},
-               {"head_dim", a.head_dim},
-               {"intermediate_size", a.intermediate_size},
-               {"vocab_size", a.vocab_size},
-               {"params_billion", a.params_billion},
-               {"attention", attention_kind_name(a.attention)}};
-  if (a.num_experts > 1) {
-    arch["num_experts"] = a.num_experts;
-    arch["experts_per_token"] = a.experts_per_token;
-  }
-  if (a.active_params_billion > 0 && a.active_params_billion != a.params_billion)
-    arch["active_params_billion"] = a.active_params_billion;
-  if (a.attention == AttentionKind::kMLA) {
-    arch["kv_lora_rank"] = a.kv_lora_rank;
-    arch["qk_rope_head_dim"] = a.qk_rope_head_dim;
-  }
   const double weights_gib = std::round(a.params_billion * 1e9 * 2 / (1024.0 * 1024 * 1024) * 100) / 100;
   json e = {{"hf_id", m.hf_id},
             {"weights_gib", weights_gib},
-            {"architecture", arch},
+            {"architecture", catalog::architecture_json(a)},
             {"source", m.hf_id + " from " + m.from + ", bf16 weights from " + num(a.params_billion) + "B parameters"}};
   if (m.max_position_embeddings > 0) e["max_position_embeddings"] = m.max_position_embeddings;
   return e;
