@@ -44,27 +44,28 @@ std::string minutes(const std::optional<double>& s) {
   return buf;
 }
 
-json candidate_json(const sim::PlanCandidate& c) {
-  auto o = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-  return {{"sku", c.sku},
-          {"cloud", c.cloud},
-          {"gpu", c.gpu},
-          {"gpus_per_node", c.gpus_per_node},
-          {"nodes_per_replica", c.nodes_per_replica},
-          {"replicas", c.replicas},
-          {"tensor_parallel", c.tensor_parallel},
-          {"pipeline_parallel", c.pipeline_parallel},
-          {"data_parallel", c.data_parallel},
-          {"price_per_node_hour", c.price_per_hour},
-          {"cost_per_hour", c.cost_per_hour},
-          {"cost_per_million_output_tokens", o(c.cost_per_million_output_tokens)},
-          {"ttft_p95_ms", o(c.ttft_p95_ms)},
-          {"tpot_p95_ms", o(c.tpot_p95_ms)},
-          {"max_rate", o(c.max_rate)},
-          {"time_to_ready_s", o(c.time_to_ready_s)},
-          {"meets_slo", c.meets_slo},
-          {"recommended", c.recommended},
-          {"verdict", c.verdict}};
+reports::PlanCandidateRow candidate_row(const sim::PlanCandidate& c, int rank) {
+  reports::PlanCandidateRow row;
+  row.rank = rank;
+  row.cloud = c.cloud;
+  row.sku = c.sku;
+  row.gpu = c.gpu;
+  row.gpus_per_node = c.gpus_per_node;
+  row.nodes_per_replica = c.nodes_per_replica;
+  row.replicas = c.replicas;
+  row.tensor_parallel = c.tensor_parallel;
+  row.pipeline_parallel = c.pipeline_parallel;
+  row.data_parallel = c.data_parallel;
+  row.cost_per_hour = c.cost_per_hour;
+  row.cost_per_million_output_tokens = c.cost_per_million_output_tokens;
+  row.ttft_p95_ms = c.ttft_p95_ms;
+  row.tpot_p95_ms = c.tpot_p95_ms;
+  row.max_rate = c.max_rate;
+  row.time_to_ready_s = c.time_to_ready_s;
+  row.meets_slo = c.meets_slo;
+  row.recommended = c.recommended;
+  row.verdict = c.verdict;
+  return row;
 }
 
 json scale_up_json(const sim::ScaleUpResult& g) {
@@ -296,7 +297,12 @@ int plan(int argc, char** argv) {
     j["slos"] = json::object();
     for (const auto& s : req.slos) j["slos"][s.metric] = s.bound;
     j["candidates"] = json::array();
-    for (const auto& c : result.candidates) j["candidates"].push_back(candidate_json(c));
+    int rank = 0;
+    for (const auto& c : result.candidates) {
+      json cj = reports::plan_candidate_json(candidate_row(c, ++rank));
+      cj["price_per_node_hour"] = c.price_per_hour;
+      j["candidates"].push_back(std::move(cj));
+    }
     j["skipped"] = json::array();
     for (const auto& s : result.skipped)
       j["skipped"].push_back({{"cloud", s.cloud}, {"sku", s.sku}, {"reason", s.reason}});
@@ -403,29 +409,7 @@ int plan(int argc, char** argv) {
       rec.attrs.emplace_back("scale_up", grown->verdict);
     }
     int rank = 0;
-    for (const auto& c : result.candidates) {
-      reports::PlanCandidateRow row;
-      row.rank = ++rank;
-      row.cloud = c.cloud;
-      row.sku = c.sku;
-      row.gpu = c.gpu;
-      row.gpus_per_node = c.gpus_per_node;
-      row.nodes_per_replica = c.nodes_per_replica;
-      row.replicas = c.replicas;
-      row.tensor_parallel = c.tensor_parallel;
-      row.pipeline_parallel = c.pipeline_parallel;
-      row.data_parallel = c.data_parallel;
-      row.cost_per_hour = c.cost_per_hour;
-      row.cost_per_million_output_tokens = c.cost_per_million_output_tokens;
-      row.ttft_p95_ms = c.ttft_p95_ms;
-      row.tpot_p95_ms = c.tpot_p95_ms;
-      row.max_rate = c.max_rate;
-      row.time_to_ready_s = c.time_to_ready_s;
-      row.meets_slo = c.meets_slo;
-      row.recommended = c.recommended;
-      row.verdict = c.verdict;
-      rec.candidates.push_back(std::move(row));
-    }
+    for (const auto& c : result.candidates) rec.candidates.push_back(candidate_row(c, ++rank));
     const int64_t id = db.record_plan(rec);
     if (args.count("report")) {
       const std::string path = args["report"].as<std::string>();

@@ -22,6 +22,7 @@
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "core/input_error.h"
+#include "core/util/markup.h"
 #include "core/util/yaml_guard.h"
 #include "reports/results_db.h"
 #include "sim/runner.h"
@@ -161,35 +162,6 @@ Result run_one(const std::string& path, bool update_golden) {
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
-}
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
-          out += ' ';
-        else
-          out += c;
-    }
-  }
-  return out;
 }
 
 std::string junit(const std::vector<Result>& results) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/input_error.h"
+#include "core/util/markup.h"
 #include "reports/results_db.h"
 #include "reports/sqlite_stmt.h"
 
@@ -157,27 +158,7 @@ std::string duration_text(double s) {
   return s < 10 && s != std::floor(s) ? fmt("%.1fs", s) : std::to_string(sec) + "s";
 }
 
-std::string esc(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  return out;
-}
+std::string esc(const std::string& s) { return xml_escape(s); }
 
 std::string md_cell(const std::string& s) {
   std::string out;
@@ -709,25 +690,7 @@ std::string render_json(const RunData& d) {
   if (!d.candidates.empty()) {
     j["candidates"] = json::array();
     for (const auto& c : d.candidates) {
-      auto o = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-      j["candidates"].push_back({{"rank", c.rank},
-                                 {"cloud", c.cloud},
-                                 {"sku", c.sku},
-                                 {"gpu", c.gpu},
-                                 {"gpus_per_node", c.gpus_per_node},
-                                 {"nodes_per_replica", c.nodes_per_replica},
-                                 {"replicas", c.replicas},
-                                 {"tensor_parallel", c.tensor_parallel},
-                                 {"pipeline_parallel", c.pipeline_parallel},
-                                 {"cost_per_hour", c.cost_per_hour},
-                                 {"cost_per_million_output_tokens", o(c.cost_per_million_output_tokens)},
-                                 {"ttft_p95_ms", o(c.ttft_p95_ms)},
-                                 {"tpot_p95_ms", o(c.tpot_p95_ms)},
-                                 {"max_rate", o(c.max_rate)},
-                                 {"time_to_ready_s", o(c.time_to_ready_s)},
-                                 {"meets_slo", c.meets_slo},
-                                 {"recommended", c.recommended},
-                                 {"verdict", c.verdict}});
+      j["candidates"].push_back(plan_candidate_json(c));
     }
   }
   return j.dump(2) + "\n";
@@ -884,6 +847,29 @@ ReportFormat parse_report_format(const std::string& name) {
   if (name == "md" || name == "markdown") return ReportFormat::kMarkdown;
   if (name == "json") return ReportFormat::kJson;
   throw InputError("", 0, 0, "--format", "unknown format \"" + name + "\" (use html, md or json)");
+}
+
+json plan_candidate_json(const PlanCandidateRow& c) {
+  auto o = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  return {{"rank", c.rank},
+          {"cloud", c.cloud},
+          {"sku", c.sku},
+          {"gpu", c.gpu},
+          {"gpus_per_node", c.gpus_per_node},
+          {"nodes_per_replica", c.nodes_per_replica},
+          {"replicas", c.replicas},
+          {"tensor_parallel", c.tensor_parallel},
+          {"pipeline_parallel", c.pipeline_parallel},
+          {"data_parallel", c.data_parallel},
+          {"cost_per_hour", c.cost_per_hour},
+          {"cost_per_million_output_tokens", o(c.cost_per_million_output_tokens)},
+          {"ttft_p95_ms", o(c.ttft_p95_ms)},
+          {"tpot_p95_ms", o(c.tpot_p95_ms)},
+          {"max_rate", o(c.max_rate)},
+          {"time_to_ready_s", o(c.time_to_ready_s)},
+          {"meets_slo", c.meets_slo},
+          {"recommended", c.recommended},
+          {"verdict", c.verdict}};
 }
 
 std::string render_report(const ResultsDb& db, int64_t run_id, ReportFormat format) {

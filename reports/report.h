@@ -2,11 +2,13 @@
 // (inline SVG charts, no scripts, no network), Markdown for pull-request comments, or JSON for tools.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace ktwin::reports {
 
 class ResultsDb;
+struct PlanCandidateRow;
 
 enum class ReportFormat { kHtml, kMarkdown, kJson };
 
@@ -17,5 +19,8 @@ ReportFormat parse_report_format(const std::string& name);
 
 //! Throws InputError when the run does not exist.
 std::string render_report(const ResultsDb& db, int64_t run_id, ReportFormat format);
+
+//! One plan candidate as JSON, the same in `ktwin plan --json` and a plan's JSON report.
+nlohmann::json plan_candidate_json(const PlanCandidateRow& c);
 
 }  // namespace ktwin::reports
