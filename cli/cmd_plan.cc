@@ -166,7 +166,9 @@ int plan(int argc, char** argv) {
       "also simulate growth from N to M replicas of the recommended SKU: N serve rate x N/M, then the load steps "
       "to the full rate and M-N replicas are applied; report the minutes the SLOs are missed while they provision",
       cxxopts::value<std::string>())("json", "print JSON instead of the table")(
-      "emit-scenarios", "write each candidate's deciding trial as DIR/<sku>.yaml (re-run with ktwin run)",
+      "emit-scenarios",
+      "write each candidate's deciding trial as DIR/<sku>.yaml, and the --scale-up run as "
+      "DIR/scale-up-<sku>-<N>to<M>.yaml (re-run them with ktwin run)",
       cxxopts::value<std::string>())("report", "write a report (HTML, .md or .json) of the plan",
                                      cxxopts::value<std::string>())(
       "db", "results database", cxxopts::value<std::string>()->default_value(reports::kDefaultDbPath))(
@@ -286,6 +288,10 @@ int plan(int argc, char** argv) {
     const std::string dir = args["emit-scenarios"].as<std::string>();
     std::filesystem::create_directories(dir);
     for (const auto& c : result.candidates) write_file_atomically(dir + "/" + c.sku + ".yaml", c.scenario_yaml);
+    if (grown)
+      write_file_atomically(dir + "/scale-up-" + grown->sku + "-" + std::to_string(grown->from) + "to" +
+                                std::to_string(grown->to) + ".yaml",
+                            grown->scenario_yaml);
   }
 
   if (args.count("json")) {

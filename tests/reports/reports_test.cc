@@ -380,7 +380,7 @@ TEST_F(ReportsTest, PlanScaleUpReportsTheProvisioningWindow) {
       "plan --preset llama-3.1-8b-instruct --rate 20 --prompt-tokens 1000 --output-tokens 200 --slo ttft_p95=1s "
       "--slo tpot_p95=50ms --slo e2el_p99=20s --sku Standard_NC24ads_A100_v4 --no-headroom --json --db " +
       db_;
-  const CmdResult r = ktwin(base + " --scale-up 1:3");
+  const CmdResult r = ktwin(base + " --scale-up 1:3 --emit-scenarios " + (dir_ / "trials").string());
   ASSERT_EQ(r.code, 1) << r.output;  // the SLOs are missed during growth
   const json j = json::parse(r.output);
   ASSERT_EQ(j["recommended"]["replicas"], 3);
@@ -404,6 +404,10 @@ TEST_F(ReportsTest, PlanScaleUpReportsTheProvisioningWindow) {
   EXPECT_TRUE(g["windows"].front()["violates"]);
   EXPECT_FALSE(g["windows"].back()["violates"]);
   EXPECT_EQ(g["windows"].back()["replicas_ready"], 3);
+  // The growth run is a scenario of its own; running it gives the same event log.
+  const std::string emitted = (dir_ / "trials" / "scale-up-Standard_NC24ads_A100_v4-1to3.yaml").string();
+  const CmdResult rerun = ktwin("run " + emitted + " --quiet --no-db");
+  EXPECT_EQ(rerun.code, 0) << rerun.output;
 
   // The growth run is recorded as a run of its own, which the plan points at.
   reports::ResultsDb db(db_);
@@ -413,6 +417,10 @@ TEST_F(ReportsTest, PlanScaleUpReportsTheProvisioningWindow) {
             "ktwin plan --scale-up");
   EXPECT_GT(query_int(db.handle(), "SELECT count(*) FROM series WHERE run_id = " + std::to_string(run)), 0);
   EXPECT_EQ(ktwin("report --db " + db_ + " --run " + std::to_string(run) + " --format md").code, 0);
+  const std::string fingerprint =
+      query_text(db.handle(), "SELECT fingerprint FROM run WHERE id = " + std::to_string(run));
+  ASSERT_FALSE(fingerprint.empty());
+  EXPECT_NE(rerun.output.find("Fingerprint: " + fingerprint), std::string::npos) << rerun.output;
 
   // With spare replicas before the step, the same growth holds the SLOs.
   const CmdResult gentle = ktwin(base + " --rate 10 --scale-up 3:4");
