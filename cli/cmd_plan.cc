@@ -277,8 +277,7 @@ int plan(int argc, char** argv) {
       grown = sim::plan_scale_up(in_cloud, cat, on->sku, scale_up->first, scale_up->second);
       scale_up_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     } else {
-      scale_up_skipped = "no SKU to scale: " + (result.recommended ? std::string() : result.reason) +
-                         " (narrow --sku to one SKU to simulate it anyway)";
+      scale_up_skipped = "no SKU to scale: " + result.reason + " (narrow --sku to one SKU to simulate it anyway)";
     }
   }
 
@@ -292,6 +291,27 @@ int plan(int argc, char** argv) {
       write_file_atomically(dir + "/scale-up-" + grown->sku + "-" + std::to_string(grown->from) + "to" +
                                 std::to_string(grown->to) + ".yaml",
                             grown->scenario_yaml);
+  }
+
+  // The growth run is recorded first, so the plan's row and its JSON can name it.
+  std::optional<reports::ResultsDb> db;
+  std::optional<int64_t> scale_up_run;
+  if (!args.count("no-db")) db.emplace(args["db"].as<std::string>());
+  if (db && grown) {
+    reports::RunMeta meta;
+    meta.kind = "run";  // an ordinary simulated run; its attrs say it came from ktwin plan --scale-up
+    meta.scenario_file = "<ktwin plan --scale-up>";
+    meta.cloud = grown->cloud;
+    meta.wall_seconds = scale_up_wall;
+    meta.passed = grown->meets_slo_throughout;
+    meta.attrs = {{"source", "ktwin plan --scale-up"},
+                  {"scale_up_verdict", grown->verdict},
+                  {"sku", grown->sku},
+                  {"from", std::to_string(grown->from)},
+                  {"to", std::to_string(grown->to)},
+                  {"violation_s", json(grown->violation_s).dump()},
+                  {"slo", slo_text}};
+    scale_up_run = db->record_run(grown->outcome, cat, meta);
   }
 
   if (args.count("json")) {
@@ -321,9 +341,10 @@ int plan(int argc, char** argv) {
     if (!traffic_origin.empty()) j["traffic_origin"] = traffic_origin;
     j["trials"] = result.trials;
     j["wall_seconds"] = wall;
-    if (grown)
+    if (grown) {
       j["scale_up"] = scale_up_json(*grown);
-    else if (scale_up)
+      j["scale_up"]["run_id"] = scale_up_run ? json(*scale_up_run) : json(nullptr);
+    } else if (scale_up)
       j["scale_up"] = {{"skipped", scale_up_skipped}};
     std::cout << j.dump(2) << "\n";
   } else {
@@ -368,31 +389,13 @@ int plan(int argc, char** argv) {
       std::printf("\nNo recommendation: %s\n", result.reason.c_str());
     std::printf("%d simulated trials in %.2f s wall\n", result.trials, wall);
     if (grown) print_scale_up(*grown, req, scale_up_wall);
+    if (scale_up_run)
+      std::printf("Scale-up recorded as run %lld (ktwin report --run %lld)\n", static_cast<long long>(*scale_up_run),
+                  static_cast<long long>(*scale_up_run));
     if (!scale_up_skipped.empty()) std::printf("\nScale-up not simulated: %s\n", scale_up_skipped.c_str());
   }
 
-  if (!args.count("no-db")) {
-    reports::ResultsDb db(args["db"].as<std::string>());
-    std::optional<int64_t> scale_up_run;
-    if (grown) {
-      reports::RunMeta meta;
-      meta.kind = "run";  // an ordinary simulated run; its attrs say it came from ktwin plan --scale-up
-      meta.scenario_file = "<ktwin plan --scale-up>";
-      meta.cloud = grown->cloud;
-      meta.wall_seconds = scale_up_wall;
-      meta.passed = grown->meets_slo_throughout;
-      meta.attrs = {{"source", "ktwin plan --scale-up"},
-                    {"scale_up_verdict", grown->verdict},
-                    {"sku", grown->sku},
-                    {"from", std::to_string(grown->from)},
-                    {"to", std::to_string(grown->to)},
-                    {"violation_s", json(grown->violation_s).dump()},
-                    {"slo", slo_text}};
-      scale_up_run = db.record_run(grown->outcome, cat, meta);
-      if (!args.count("json"))
-        std::printf("Scale-up recorded as run %lld (ktwin report --run %lld)\n", static_cast<long long>(*scale_up_run),
-                    static_cast<long long>(*scale_up_run));
-    }
+  if (db) {
     reports::PlanRecord rec;
     rec.name = "plan " + req.preset + " @ " + json(req.rate_per_s).dump() + " req/s";
     std::string inputs;
@@ -416,10 +419,10 @@ int plan(int argc, char** argv) {
     }
     int rank = 0;
     for (const auto& c : result.candidates) rec.candidates.push_back(candidate_row(c, ++rank));
-    const int64_t id = db.record_plan(rec);
+    const int64_t id = db->record_plan(rec);
     if (args.count("report")) {
       const std::string path = args["report"].as<std::string>();
-      write_file_atomically(path, reports::render_report(db, id, reports::report_format_for_path(path)));
+      write_file_atomically(path, reports::render_report(*db, id, reports::report_format_for_path(path)));
     }
   }
   if (grown && !grown->meets_slo_throughout) return kExitFailed;

@@ -412,6 +412,7 @@ TEST_F(ReportsTest, PlanScaleUpReportsTheProvisioningWindow) {
   // The growth run is recorded as a run of its own, which the plan points at.
   reports::ResultsDb db(db_);
   const int64_t run = std::stoll(query_text(db.handle(), "SELECT value FROM run_attr WHERE key = 'scale_up_run'"));
+  EXPECT_EQ(g["run_id"], run);
   EXPECT_EQ(query_text(db.handle(),
                        "SELECT value FROM run_attr WHERE run_id = " + std::to_string(run) + " AND key = 'source'"),
             "ktwin plan --scale-up");
