@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev sqlite3 libcxxopts-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev chromium libboost-graph-dev libeigen3-dev libcpp-httplib-dev
+  libcurl4-openssl-dev libssl-dev openssl zlib1g-dev chromium libboost-graph-dev libeigen3-dev libcpp-httplib-dev
 )
 if [ "${KTWIN_WITH_CLANG:-0}" = 1 ]; then packages+=(clang libclang-rt-14-dev clang-tidy clang-format); fi
 
