@@ -153,7 +153,8 @@ void HttpClient::wait_for_token_bucket() {
 
 HttpResponse HttpClient::perform(std::string_view method, const std::string& path, const std::string& body,
                                  std::string_view content_type, const std::function<bool(std::string_view)>* on_line,
-                                 std::chrono::milliseconds timeout, bool& maybe_applied) {
+                                 std::chrono::milliseconds timeout, bool& maybe_applied,
+                                 const std::atomic<bool>* cancel) {
   HttpResponse r;
   maybe_applied = false;
   std::string auth;
@@ -237,6 +238,15 @@ HttpResponse HttpClient::perform(std::string_view method, const std::string& pat
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  if (cancel) {
+    // libcurl calls this about once a second while a stream is idle; non-zero aborts the transfer.
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(cancel));
+    curl_easy_setopt(
+        h, CURLOPT_XFERINFOFUNCTION, +[](void* flag, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> int {
+          return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0;
+        });
+  }
   char error_buf[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buf);
 
@@ -246,7 +256,8 @@ HttpResponse HttpClient::perform(std::string_view method, const std::string& pat
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
   r.body = std::move(t.body);
   r.retry_after = std::move(t.retry_after);
-  if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && t.stopped_by_caller) &&
+  const bool cancelled = code == CURLE_ABORTED_BY_CALLBACK && cancel && cancel->load();
+  if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && t.stopped_by_caller) && !cancelled &&
       !(on_line && code == CURLE_OPERATION_TIMEDOUT && r.status != 0)) {
     r.error = std::string(curl_easy_strerror(code)) + (*error_buf ? std::string(": ") + error_buf : "");
     r.status = 0;  // a truncated or timed-out answer is not an answer
@@ -288,11 +299,11 @@ HttpResponse HttpClient::request(std::string_view method, const std::string& pat
 }
 
 HttpResponse HttpClient::stream(const std::string& path, const std::function<bool(std::string_view)>& on_line,
-                                std::chrono::seconds timeout) {
+                                std::chrono::seconds timeout, const std::atomic<bool>* cancel) {
   wait_for_token_bucket();
   bool maybe_applied = false;
   return perform("GET", path, "", "application/json", &on_line,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(timeout), maybe_applied);
+                 std::chrono::duration_cast<std::chrono::milliseconds>(timeout), maybe_applied, cancel);
 }
 
 }  // namespace ktwin::live

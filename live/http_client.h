@@ -1,6 +1,7 @@
 // HTTP to a Kubernetes API server over libcurl: TLS and credentials from a RestConfig, JSON bodies,
 // client-side rate limiting (QPS/burst) and retries with backoff on 429/5xx that honour Retry-After.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -48,17 +49,19 @@ class HttpClient {
                        std::string_view content_type = "application/json");
 
   //! A long-lived GET (watch=true) handing each complete line to `on_line` as it arrives; returns when the
-  //! server closes the stream, `on_line` returns false, or `timeout` passes (not retried). The response's
-  //! body holds what was not a complete line (e.g. an error Status).
+  //! server closes the stream, `on_line` returns false, `timeout` passes or `*cancel` becomes true (checked
+  //! about once a second). Not retried. The response's body holds what was not a complete line (e.g. an
+  //! error Status).
   HttpResponse stream(const std::string& path, const std::function<bool(std::string_view line)>& on_line,
-                      std::chrono::seconds timeout);
+                      std::chrono::seconds timeout, const std::atomic<bool>* cancel = nullptr);
 
   const RestConfig& config() const { return config_; }
 
  private:
   HttpResponse perform(std::string_view method, const std::string& path, const std::string& body,
                        std::string_view content_type, const std::function<bool(std::string_view)>* on_line,
-                       std::chrono::milliseconds timeout, bool& maybe_applied);
+                       std::chrono::milliseconds timeout, bool& maybe_applied,
+                       const std::atomic<bool>* cancel = nullptr);
   std::string authorization();  //!< the Authorization header value, "" for none
   void wait_for_token_bucket();
 
