@@ -34,6 +34,64 @@ namespace ktwin::sim {
 
 namespace {
 
+// Forwards to the API and reports each call as RBAC would authorise it.
+class AuditedCluster : public Cluster {
+ public:
+  using Audit = std::function<void(std::string_view, std::string_view, std::string_view)>;
+  AuditedCluster(Cluster& inner, Audit audit) : inner_(inner), audit_(std::move(audit)) {}
+
+  Result<ObjectPtr> get(std::string_view kind, std::string_view ns, std::string_view name) override {
+    report(kind, "", "get");
+    return inner_.get(kind, ns, name);
+  }
+  Result<std::vector<ObjectPtr>> list(std::string_view kind, const ListOptions& opts) override {
+    report(kind, "", "list");
+    return inner_.list(kind, opts);
+  }
+  Result<ObjectPtr> create(Object obj) override {
+    report(obj.kind, "", "create");
+    return inner_.create(std::move(obj));
+  }
+  Result<ObjectPtr> update(Object obj) override {
+    report(obj.kind, "", "update");
+    return inner_.update(std::move(obj));
+  }
+  Result<ObjectPtr> update_status(Object obj) override {
+    report(obj.kind, "status", "update");
+    return inner_.update_status(std::move(obj));
+  }
+  Result<ObjectPtr> patch(std::string_view kind, std::string_view ns, std::string_view name, const json& merge_patch,
+                          bool status) override {
+    report(kind, status ? "status" : "", "patch");
+    return inner_.patch(kind, ns, name, merge_patch, status);
+  }
+  Status remove(std::string_view kind, std::string_view ns, std::string_view name, const DeleteOptions& opts) override {
+    report(kind, "", "delete");
+    return inner_.remove(kind, ns, name, opts);
+  }
+  Status bind_pod(std::string_view ns, std::string_view name, std::string_view node_name) override {
+    report("Pod", "binding", "create");
+    return inner_.bind_pod(ns, name, node_name);
+  }
+  std::unique_ptr<WatchSubscription> watch(std::string_view kind, std::string_view ns, WatchHandler handler) override {
+    report(kind, "", "list");  // an informer lists, then watches
+    report(kind, "", "watch");
+    return inner_.watch(kind, ns, std::move(handler));
+  }
+
+ private:
+  void report(std::string_view kind, std::string_view subresource, std::string_view verb) {
+    const ResourceInfo* info = resource_info(kind);
+    if (!info) return;
+    // Kinds without a status subresource keep status in the resource itself.
+    const bool sub = !subresource.empty() && (subresource != "status" || info->status_subresource);
+    audit_(info->group, sub ? std::string(info->plural) + "/" + std::string(subresource) : std::string(info->plural),
+           verb);
+  }
+  Cluster& inner_;
+  Audit audit_;
+};
+
 std::string ws_key(const WorkspaceRef& ref) { return ref.namespace_ + "/" + ref.name; }
 
 Object preexisting_node(const NodeSpec& spec, const std::string& name, const SkuCatalog& skus,
@@ -249,9 +307,11 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   Cluster& api = (options.operator_conflict_rate > 0 || options.operator_unavailable_rate > 0)
                      ? static_cast<Cluster&>(faulty)
                      : static_cast<Cluster&>(store);
-  EventRecorder events(api, clock, "kaito-twin");
+  AuditedCluster audited(api, options.audit_operator_calls);
+  Cluster& operator_api = options.audit_operator_calls ? static_cast<Cluster&>(audited) : api;
+  EventRecorder events(operator_api, clock, "kaito-twin");
   events.set_enabled(options.record_k8s_events);
-  WorkspaceReconciler ws_reconciler(api, clock, cat.presets, cat.skus, events, op);
+  WorkspaceReconciler ws_reconciler(operator_api, clock, cat.presets, cat.skus, events, op);
   Controller ws_controller(ControllerOptions{"workspace", op.max_concurrent_reconciles}, ws_reconciler, exec, clock);
   ws_reconciler.setup_watches(ws_controller);
   NodeClaimLifecycleConfig nc_cfg;

@@ -3,8 +3,10 @@
 // StatefulSet/Job/GC controllers, cloud) onto one discrete-event kernel, applies the scenario's
 // manifests and timeline, and checks its expectations.
 #pragma once
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -22,6 +24,11 @@ struct RunOptions {
   double operator_unavailable_rate = 0;
   //! Non-zero: same-time events run in a seeded random order (flushes out order dependence).
   uint64_t shuffle_ties_seed = 0;
+  //! When set, told of every API call the KAITO operator's part of the core makes (the workspace
+  //! controller and its event recorder; not the gpu-provisioner or Karpenter roles) in RBAC's terms:
+  //! API group, resource ("workspaces/status", "pods/binding") and verb. deploy/rbac.yaml is checked
+  //! against it.
+  std::function<void(std::string_view group, std::string_view resource, std::string_view verb)> audit_operator_calls;
 };
 
 struct ExpectationResult {
