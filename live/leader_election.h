@@ -15,7 +15,9 @@ struct LeaderElectionConfig {
   std::string name = "kaito-twin-operator";
   std::string identity;  //!< unique per process, e.g. "<pod name>_<random>"
   Duration lease_duration = 15 * kSecond;
-  Duration renew_deadline = 10 * kSecond;  //!< a leader that cannot renew for this long steps down
+  //! For the loop that drives the lock (the operator process): a leader that cannot renew for this long
+  //! steps down; rounds run every retry_period.
+  Duration renew_deadline = 10 * kSecond;
   Duration retry_period = 2 * kSecond;
 };
 

@@ -172,7 +172,9 @@ class InformerWatch : public WatchSubscription {
     if (gone) return false;
     if (!r.ok() && !stopped_) {
       pause(options_.relist_backoff);
-      return r.status != 0;  // the server is there but refused: relist; unreachable: retry the watch
+      // Unreachable (status 0): watch again from the last resourceVersion. Refused (e.g. 403, 500):
+      // relist, which delivers only differences, in case the watch itself is what the server rejects.
+      return r.status == 0;
     }
     return true;
   }
