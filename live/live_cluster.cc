@@ -24,24 +24,19 @@ std::string collection_base(const ResourceInfo& info) {
 }
 
 // An object from the server; list items carry no kind or apiVersion, so the caller's kind fills them.
-Result<ObjectPtr> parse_object(const std::string& body, const ResourceInfo& info) {
-  try {
-    json j = json::parse(body);
-    if (!j.contains("kind")) j["kind"] = std::string(info.kind);
-    if (!j.contains("apiVersion")) j["apiVersion"] = api_version_of(info);
-    return ObjectPtr(std::make_shared<Object>(object_from_json(j)));
-  } catch (const std::exception& e) {
-    return make_error(ErrorCode::kInternal, std::string("unreadable ") + std::string(info.kind) + ": " + e.what());
-  }
-}
-
 ObjectPtr object_of(json j, const ResourceInfo& info) {
   if (!j.contains("kind")) j["kind"] = std::string(info.kind);
   if (!j.contains("apiVersion")) j["apiVersion"] = api_version_of(info);
   return std::make_shared<Object>(object_from_json(j));
 }
 
-const ResourceInfo* known(std::string_view kind) { return resource_info(kind); }
+Result<ObjectPtr> parse_object(const std::string& body, const ResourceInfo& info) {
+  try {
+    return object_of(json::parse(body), info);
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::kInternal, std::string("unreadable ") + std::string(info.kind) + ": " + e.what());
+  }
+}
 
 Error unknown_kind(std::string_view kind) {
   return make_error(ErrorCode::kInvalid, "kind " + std::string(kind) + " is not served by this client");
@@ -207,7 +202,7 @@ class InformerWatch : public WatchSubscription {
 }  // namespace
 
 std::string resource_path(std::string_view kind, std::string_view ns, std::string_view name) {
-  const ResourceInfo* info = known(kind);
+  const ResourceInfo* info = resource_info(kind);
   if (!info) return "";
   std::string p = collection_base(*info);
   if (info->namespaced && !ns.empty()) p += "/namespaces/" + std::string(ns);
@@ -268,7 +263,7 @@ LiveCluster::LiveCluster(std::shared_ptr<HttpClient> client, LiveClusterOptions 
     : client_(std::move(client)), options_(options) {}
 
 Result<ObjectPtr> LiveCluster::get(std::string_view kind, std::string_view ns, std::string_view name) {
-  const ResourceInfo* info = known(kind);
+  const ResourceInfo* info = resource_info(kind);
   if (!info) return unknown_kind(kind);
   const HttpResponse r = client_->request("GET", resource_path(kind, ns, name));
   if (!r.ok()) return error_from_response(r, "get " + std::string(kind) + " " + std::string(name));
@@ -276,7 +271,7 @@ Result<ObjectPtr> LiveCluster::get(std::string_view kind, std::string_view ns, s
 }
 
 Result<std::vector<ObjectPtr>> LiveCluster::list(std::string_view kind, const ListOptions& opts) {
-  const ResourceInfo* info = known(kind);
+  const ResourceInfo* info = resource_info(kind);
   if (!info) return unknown_kind(kind);
   std::string path = resource_path(kind, opts.namespace_);
   if (opts.selector && !opts.selector->empty()) path += "?labelSelector=" + url_escape(opts.selector->to_string());
@@ -293,7 +288,7 @@ Result<std::vector<ObjectPtr>> LiveCluster::list(std::string_view kind, const Li
 }
 
 Result<ObjectPtr> LiveCluster::create(Object obj) {
-  const ResourceInfo* info = known(obj.kind);
+  const ResourceInfo* info = resource_info(obj.kind);
   if (!info) return unknown_kind(obj.kind);
   obj.meta.resource_version.clear();  // the server assigns it; a stale one would be rejected
   const HttpResponse r = client_->request("POST", resource_path(obj.kind, obj.meta.namespace_), to_json(obj).dump());
@@ -302,7 +297,7 @@ Result<ObjectPtr> LiveCluster::create(Object obj) {
 }
 
 Result<ObjectPtr> LiveCluster::update(Object obj) {
-  const ResourceInfo* info = known(obj.kind);
+  const ResourceInfo* info = resource_info(obj.kind);
   if (!info) return unknown_kind(obj.kind);
   const HttpResponse r =
       client_->request("PUT", resource_path(obj.kind, obj.meta.namespace_, obj.meta.name), to_json(obj).dump());
@@ -311,7 +306,7 @@ Result<ObjectPtr> LiveCluster::update(Object obj) {
 }
 
 Result<ObjectPtr> LiveCluster::update_status(Object obj) {
-  const ResourceInfo* info = known(obj.kind);
+  const ResourceInfo* info = resource_info(obj.kind);
   if (!info) return unknown_kind(obj.kind);
   // Kinds without a status subresource keep status in the main resource.
   const std::string path =
@@ -323,7 +318,7 @@ Result<ObjectPtr> LiveCluster::update_status(Object obj) {
 
 Result<ObjectPtr> LiveCluster::patch(std::string_view kind, std::string_view ns, std::string_view name,
                                      const json& merge_patch, bool status) {
-  const ResourceInfo* info = known(kind);
+  const ResourceInfo* info = resource_info(kind);
   if (!info) return unknown_kind(kind);
   const std::string path = resource_path(kind, ns, name) + (status && info->status_subresource ? "/status" : "");
   const HttpResponse r = client_->request("PATCH", path, merge_patch.dump(), "application/merge-patch+json");
@@ -333,7 +328,7 @@ Result<ObjectPtr> LiveCluster::patch(std::string_view kind, std::string_view ns,
 
 Status LiveCluster::remove(std::string_view kind, std::string_view ns, std::string_view name,
                            const DeleteOptions& opts) {
-  if (!known(kind)) return unknown_kind(kind);
+  if (!resource_info(kind)) return unknown_kind(kind);
   json body = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}};
   if (opts.grace_period_seconds) body["gracePeriodSeconds"] = *opts.grace_period_seconds;
   if (!opts.precondition_uid.empty()) body["preconditions"] = {{"uid", opts.precondition_uid}};
@@ -357,7 +352,7 @@ Status LiveCluster::bind_pod(std::string_view ns, std::string_view name, std::st
 
 std::unique_ptr<WatchSubscription> LiveCluster::watch(std::string_view kind, std::string_view ns,
                                                       WatchHandler handler) {
-  const ResourceInfo* info = known(kind);
+  const ResourceInfo* info = resource_info(kind);
   if (!info) return nullptr;
   return std::make_unique<InformerWatch>(client_, *info, std::string(ns), std::move(handler), options_);
 }
