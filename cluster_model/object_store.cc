@@ -280,6 +280,11 @@ uint64_t ObjectStore::writes() const {
   return state_->writes;
 }
 
+std::string ObjectStore::resource_version() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return std::to_string(state_->rv);
+}
+
 Result<ObjectPtr> ObjectStore::get(std::string_view kind, std::string_view ns, std::string_view name) {
   const ResourceInfo* info = resource_info(kind);
   if (!info) return unknown_kind(kind);

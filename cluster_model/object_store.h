@@ -58,6 +58,8 @@ class ObjectStore : public Cluster {
   size_t object_count() const;
   //! Committed writes (creates, updates, deletions) since construction.
   uint64_t writes() const;
+  //! The latest resourceVersion handed out ("0" before the first write): what a list is consistent with.
+  std::string resource_version() const;
 
   struct State;  // shared with watch subscriptions, so they outlive the store safely
 

@@ -313,7 +313,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   events.set_enabled(options.record_k8s_events);
   WorkspaceReconciler ws_reconciler(operator_api, clock, cat.presets, cat.skus, events, op);
   Controller ws_controller(ControllerOptions{"workspace", op.max_concurrent_reconciles}, ws_reconciler, exec, clock);
-  ws_reconciler.setup_watches(ws_controller);
+  if (options.builtin_operator) ws_reconciler.setup_watches(ws_controller);
   NodeClaimLifecycleConfig nc_cfg;
   nc_cfg.cloud = cloud;
   NodeClaimReconciler nc_reconciler(api, clock, sim_cloud, cat.skus, events, nc_cfg);
@@ -489,9 +489,13 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
                        [&kubelet](const Object& pod, const Object* node) { return kubelet.profile(pod, node); });
   serving.start();
 
-  kernel.run_until(kSimEpoch + sc.duration);
-  serving.finish(kSimEpoch + sc.duration);
-  out.sim_end = sc.duration;
+  Time end = kSimEpoch + sc.duration;
+  if (options.drive)
+    end = options.drive(kernel, store);
+  else
+    kernel.run_until(end);
+  serving.finish(end);
+  out.sim_end = end - kSimEpoch;
   out.kernel_events = kernel.events_executed();
 
   // Results.

@@ -14,7 +14,13 @@
 #include "sim/run_data.h"
 #include "sim/scenario.h"
 
+namespace ktwin::cluster_model {
+class ObjectStore;
+}
+
 namespace ktwin::sim {
+
+class Kernel;
 
 struct RunOptions {
   std::optional<uint64_t> seed;   //!< overrides the scenario's seed
@@ -29,6 +35,13 @@ struct RunOptions {
   //! API group, resource ("workspaces/status", "pods/binding") and verb. deploy/rbac.yaml is checked
   //! against it.
   std::function<void(std::string_view group, std::string_view resource, std::string_view verb)> audit_operator_calls;
+  //! False: the world runs without KAITO's workspace controller, leaving Workspaces to an external
+  //! operator (`ktwin serve --controllers none`); the cloud, gpu-provisioner, nodes and kubelets still run.
+  bool builtin_operator = true;
+  //! Replaces running the kernel to the scenario's end: called once the world is wired and the scenario
+  //! scripted, it runs the kernel (e.g. paced by the wall clock while serving the store over HTTP) and
+  //! returns the virtual time it stopped at. The kernel is single-threaded: the driver serialises access.
+  std::function<Time(Kernel& kernel, cluster_model::ObjectStore& store)> drive;
 };
 
 struct ExpectationResult {

@@ -68,13 +68,11 @@ std::string label_or(const Object& o, const char* key, const std::string& fallba
 
 }  // namespace
 
-std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>& objects, Time now,
-                          const std::string& ws_version) {
-  std::vector<std::vector<std::string>> rows;
-  const ResourceInfo* info = resource_info(kind);
-  const bool namespaced = info ? info->namespaced : true;
-  if (objects.empty()) return namespaced ? "No resources found in default namespace.\n" : "No resources found\n";
-  auto add = [&](std::vector<std::string> header) { rows.push_back(std::move(header)); };
+PrintedTable table_of(const std::string& kind, const std::vector<ObjectPtr>& objects, Time now,
+                      const std::string& ws_version) {
+  PrintedTable table;
+  std::vector<std::vector<std::string>>& rows = table.rows;
+  auto add = [&](std::vector<std::string> header) { table.headers = std::move(header); };
   if (kind == "Workspace") {
     if (ws_version == "kaito.sh/v1alpha1")
       add({"NAME", "INSTANCE", "RESOURCEREADY", "INFERENCEREADY", "JOBSTARTED", "WORKSPACESUCCEEDED", "AGE"});
@@ -157,6 +155,19 @@ std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>&
     row.push_back(age(o, now));
     rows.push_back(std::move(row));
   }
+  return table;
+}
+
+std::string print_objects(const std::string& kind, const std::vector<ObjectPtr>& objects, Time now,
+                          const std::string& ws_version) {
+  const ResourceInfo* info = resource_info(kind);
+  const bool namespaced = info ? info->namespaced : true;
+  if (objects.empty()) return namespaced ? "No resources found in default namespace.\n" : "No resources found\n";
+  PrintedTable table = table_of(kind, objects, now, ws_version);
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(table.rows.size() + 1);
+  rows.push_back(std::move(table.headers));
+  for (auto& r : table.rows) rows.push_back(std::move(r));
   // Objects from several namespaces print like `kubectl get -A`: NAMESPACE first.
   bool many_namespaces = false;
   for (const auto& p : objects)
