@@ -174,5 +174,55 @@ TEST(DeployTest, NodeClaimCrdIsClusterScopedKarpenterV1) {
   EXPECT_EQ(shown["Ready"], "True");
 }
 
+// The Deployment runs `ktwin operator` as its flags are spelled, hardened the way clusters' policies
+// require, with probes on the endpoints the operator serves; the kustomization renders all of it.
+TEST(DeployTest, OperatorDeploymentIsHardenedAndUsesRealFlags) {
+  json deployment;
+  for (const auto& doc : catalog::load_yaml_file((kDeploy / "operator.yaml").string()))
+    if (doc.value.value("kind", "") == "Deployment") deployment = doc.value;
+  ASSERT_FALSE(deployment.is_null());
+  const json& pod = deployment["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["serviceAccountName"], "kaito-twin-operator");
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+  ASSERT_EQ(pod["containers"].size(), 1u);
+  const json& c = pod["containers"][0];
+  EXPECT_EQ(c["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(c["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+  EXPECT_EQ(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+  EXPECT_TRUE(c["resources"]["requests"].contains("memory"));
+  EXPECT_TRUE(c["resources"]["requests"].contains("cpu"));
+  ASSERT_FALSE(c["args"].empty());
+  EXPECT_EQ(c["args"][0], "operator");
+
+  // Every flag must be one `ktwin operator --help` lists.
+  std::string help;
+  std::FILE* p = popen((std::string(KTWIN_BINARY) + " operator --help").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) help.append(buf, n);
+  ASSERT_EQ(pclose(p), 0);
+  for (size_t i = 1; i < c["args"].size(); ++i) {
+    std::string flag = c["args"][i];
+    flag = flag.substr(0, flag.find('='));
+    EXPECT_NE(help.find("  " + flag), std::string::npos) << flag << " is not a flag of ktwin operator";
+  }
+
+  // The kustomization lists files that exist; kubectl renders it when installed.
+  std::set<std::string> kinds;
+  for (const auto& doc : catalog::load_yaml_file((kDeploy / "kustomization.yaml").string()))
+    for (const auto& r : doc.value["resources"]) {
+      EXPECT_TRUE(fs::exists(kDeploy / r.get<std::string>())) << r;
+      for (const auto& d : catalog::load_yaml_file((kDeploy / r.get<std::string>()).string()))
+        kinds.insert(d.value.value("kind", ""));
+    }
+  EXPECT_EQ(kinds, (std::set<std::string>{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole",
+                                          "ClusterRoleBinding", "Role", "RoleBinding", "Deployment"}));
+  if (std::system("kubectl version --client > /dev/null 2>&1") == 0) {
+    EXPECT_EQ(std::system(("kubectl kustomize " + kDeploy.string() + " > /dev/null").c_str()), 0);
+  }
+}
+
 }  // namespace
 }  // namespace ktwin
