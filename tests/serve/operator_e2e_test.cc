@@ -205,5 +205,58 @@ TEST_F(OperatorE2E, ConvergesThroughHttpFaultsAndAnApiServerRestart) {
   EXPECT_TRUE(want == got) << first_difference(want, got);
 }
 
+// Two replicas with leader election: one reconciles, the other waits; when the leader stops it releases
+// the Lease and the standby takes over without waiting out the lease duration.
+TEST(OperatorLeaderElection, OneLeaderAndAFastHandOverOnStop) {
+  const sim::Scenario sc = sim::load_scenario(std::string(KTWIN_SOURCE_DIR) + "/scenarios/quickstart-phi3.yaml");
+  serve::ServeOptions so;
+  so.speed = 10;
+  so.builtin_controllers = false;
+  std::promise<int> port;
+  so.on_ready = [&port](serve::RestServer& s) { port.set_value(s.port()); };
+  serve::ScenarioServer server(sc, catalog::default_catalog(), so);
+  auto served = std::async(std::launch::async, [&] { return server.run(); });
+  const int p = port.get_future().get();
+
+  std::FILE* devnull = std::fopen("/dev/null", "w");
+  live::Logger log(live::LogFormat::kText, devnull);
+  auto options = [&](const std::string& id) {
+    live::OperatorOptions oo;
+    oo.rest.server = "http://127.0.0.1:" + std::to_string(p);
+    oo.metrics_addr = "127.0.0.1:0";
+    oo.leader_elect = true;
+    oo.election.identity = id;
+    oo.election.lease_duration = 30 * kSecond;  // long: a hand-over within it proves the release
+    oo.election.renew_deadline = 20 * kSecond;
+    oo.election.retry_period = 100 * kMillisecond;
+    return oo;
+  };
+  live::Operator a(options("replica-a"), catalog::default_catalog(), log);
+  live::Operator b(options("replica-b"), catalog::default_catalog(), log);
+  std::thread ta([&] { EXPECT_EQ(a.run(), 0); });
+  auto leading = [](live::Operator& op) { return op.status().leading; };
+  const auto until = [](auto pred, std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
+    return pred();
+  };
+  ASSERT_TRUE(until([&] { return leading(a); }, 5000ms));
+  std::thread tb([&] { EXPECT_EQ(b.run(), 0); });
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(leading(b)) << "two leaders at once";
+  EXPECT_TRUE(leading(a));
+
+  const auto stopped_at = std::chrono::steady_clock::now();
+  a.stop();
+  ta.join();
+  ASSERT_TRUE(until([&] { return leading(b); }, 5000ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped_at, 5s);
+  b.stop();
+  tb.join();
+  server.stop();
+  served.get();
+  std::fclose(devnull);
+}
+
 }  // namespace
 }  // namespace ktwin
