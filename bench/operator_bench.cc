@@ -8,8 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <fcntl.h>
+#include <algorithm>
 
 #include <condition_variable>
 #include <fstream>
@@ -71,9 +71,9 @@ void BM_OperatorThousandWorkspaces(benchmark::State& state) {
                               << "\ncontexts:\n- name: b\n  context:\n    cluster: b\ncurrent-context: b\nusers: []\n";
 
     // The operator as its own process, rate limits opened up for loopback.
-    std::vector<std::string> args = {KTWIN_BINARY,           "operator",        "--kubeconfig", kubeconfig,
-                                     "--metrics-addr",       "0",               "--kube-api-qps", "2000",
-                                     "--kube-api-burst",     "2000",            "--log-format", "json"};
+    std::vector<std::string> args = {KTWIN_BINARY,       "operator", "--kubeconfig",   kubeconfig,
+                                     "--metrics-addr",   "0",        "--kube-api-qps", "2000",
+                                     "--kube-api-burst", "2000",     "--log-format",   "json"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -46,8 +46,13 @@ Error unknown_kind(std::string_view kind) {
 class InformerWatch : public WatchSubscription {
  public:
   InformerWatch(std::shared_ptr<HttpClient> client, const ResourceInfo& info, std::string ns, WatchHandler handler,
-                LiveClusterOptions options)
-      : client_(std::move(client)), info_(info), ns_(std::move(ns)), handler_(std::move(handler)), options_(options) {
+                LiveClusterOptions options, std::function<void()> on_synced)
+      : client_(std::move(client)),
+        info_(info),
+        ns_(std::move(ns)),
+        handler_(std::move(handler)),
+        on_synced_(std::move(on_synced)),
+        options_(options) {
     thread_ = std::thread([this] { run(); });
   }
   ~InformerWatch() override {
@@ -179,6 +184,10 @@ class InformerWatch : public WatchSubscription {
     while (!stopped_) {
       if (!listed) {
         listed = relist();
+        if (listed && on_synced_) {
+          on_synced_();
+          on_synced_ = nullptr;
+        }
         if (!listed && !pause(options_.relist_backoff)) return;
         continue;
       }
@@ -190,6 +199,7 @@ class InformerWatch : public WatchSubscription {
   const ResourceInfo& info_;
   std::string ns_;
   WatchHandler handler_;
+  std::function<void()> on_synced_;  // once, after the first list was delivered
   LiveClusterOptions options_;
   std::map<std::string, Known> known_;
   std::string resource_version_;
@@ -352,9 +362,15 @@ Status LiveCluster::bind_pod(std::string_view ns, std::string_view name, std::st
 
 std::unique_ptr<WatchSubscription> LiveCluster::watch(std::string_view kind, std::string_view ns,
                                                       WatchHandler handler) {
+  return informer(kind, ns, std::move(handler), nullptr);
+}
+
+std::unique_ptr<WatchSubscription> LiveCluster::informer(std::string_view kind, std::string_view ns,
+                                                         WatchHandler handler, std::function<void()> on_synced) {
   const ResourceInfo* info = resource_info(kind);
   if (!info) return nullptr;
-  return std::make_unique<InformerWatch>(client_, *info, std::string(ns), std::move(handler), options_);
+  return std::make_unique<InformerWatch>(client_, *info, std::string(ns), std::move(handler), options_,
+                                         std::move(on_synced));
 }
 
 }  // namespace ktwin::live

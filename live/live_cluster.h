@@ -3,6 +3,7 @@
 // watches (list, then watch from its resourceVersion with bookmarks; relist on 410 Gone or a dropped
 // stream, delivering only real changes so no work is done twice).
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ class LiveCluster : public Cluster {
   Status bind_pod(std::string_view ns, std::string_view name, std::string_view node_name) override;
   //! Events arrive on a thread of their own, one at a time, in the server's order.
   std::unique_ptr<WatchSubscription> watch(std::string_view kind, std::string_view ns, WatchHandler handler) override;
+  //! watch(), and `on_synced` once the first list has been delivered (on the watch's thread).
+  std::unique_ptr<WatchSubscription> informer(std::string_view kind, std::string_view ns, WatchHandler handler,
+                                              std::function<void()> on_synced);
 
  private:
   std::shared_ptr<HttpClient> client_;

@@ -11,6 +11,7 @@
 #include "core/controllers/workspace_controller.h"
 #include "core/k8s/events.h"
 #include "core/runtime/controller.h"
+#include "live/cached_cluster.h"
 #include "live/threads.h"
 
 namespace ktwin::live {
@@ -148,6 +149,7 @@ std::string escape_label(const std::string& v) {
 struct Operator::State {
   std::shared_ptr<HttpClient> client;
   std::unique_ptr<LiveCluster> live;
+  std::unique_ptr<CachedCluster> cache;  // what the controller reads: its watched kinds from informers
   std::unique_ptr<NamespacedCluster> scoped;
   Cluster* api = nullptr;
   WallClock clock;
@@ -208,6 +210,11 @@ OperatorStatus Operator::status() const {
     s.requeues = cs.requeues;
     s.queue_depth = cs.queue_depth;
   }
+  if (state_->cache) {
+    const CachedCluster::Stats rs = state_->cache->stats();
+    s.cache_reads = rs.cache_reads;
+    s.api_reads = rs.api_reads;
+  }
   return s;
 }
 
@@ -235,6 +242,14 @@ std::string Operator::metrics_text() const {
   out += "leader_election_master_status{name=\"" + escape_label(options_.election.name) + "\"} " +
          (s.leading ? "1" : "0") + "\n";
   out += reconcile_metrics;
+  if (state_->cache) {
+    const CachedCluster::Stats cs = state_->cache->stats();
+    out +=
+        "# HELP ktwin_client_reads_total Reads by the controller, from the informer cache or the API server\n"
+        "# TYPE ktwin_client_reads_total counter\n";
+    out += "ktwin_client_reads_total{source=\"cache\"} " + std::to_string(cs.cache_reads) + "\n";
+    out += "ktwin_client_reads_total{source=\"api\"} " + std::to_string(cs.api_reads) + "\n";
+  }
   out += "# HELP ktwin_workspaces Workspaces seen by the operator, by status.state\n# TYPE ktwin_workspaces gauge\n";
   for (const auto& [st, n] : by_state)
     out += "ktwin_workspaces{state=\"" + escape_label(st) + "\"} " + std::to_string(n) + "\n";
@@ -245,9 +260,10 @@ int Operator::run() {
   State& s = *state_;
   s.client = std::make_shared<HttpClient>(options_.rest, options_.http);
   s.live = std::make_unique<LiveCluster>(s.client, options_.informers);
-  s.api = s.live.get();
+  s.cache = std::make_unique<CachedCluster>(*s.live);
+  s.api = s.cache.get();
   if (!options_.watch_namespace.empty()) {
-    s.scoped = std::make_unique<NamespacedCluster>(*s.live, options_.watch_namespace);
+    s.scoped = std::make_unique<NamespacedCluster>(*s.cache, options_.watch_namespace);
     s.api = s.scoped.get();
   }
   log_.info("setup", "starting ktwin operator",

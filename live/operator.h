@@ -38,6 +38,8 @@ struct OperatorStatus {
   uint64_t reconcile_errors = 0;
   uint64_t requeues = 0;
   size_t queue_depth = 0;
+  uint64_t cache_reads = 0;  //!< controller reads answered by the informer cache
+  uint64_t api_reads = 0;    //!< and by the API server (kinds without a synced informer)
 };
 
 class Operator {
