@@ -113,6 +113,11 @@ HttpClient::HttpClient(RestConfig config, HttpOptions options)
 HttpClient::~HttpClient() = default;
 
 std::string HttpClient::authorization() {
+  if (options_.token_provider) {
+    const bool refresh = refresh_token_.exchange(false);
+    const std::string token = options_.token_provider(refresh);
+    return token.empty() ? "" : "Bearer " + token;
+  }
   if (config_.exec) {
     std::lock_guard<std::mutex> lock(auth_mu_);
     const auto now_ns =
@@ -277,6 +282,12 @@ HttpResponse HttpClient::request(std::string_view method, const std::string& pat
     bool maybe_applied = false;
     r = perform(method, path, body, content_type, nullptr, options_.request_timeout, maybe_applied);
     r.attempts = attempt;
+    if (r.status == 401 && options_.token_provider && !refreshed) {
+      refresh_token_ = true;
+      refreshed = true;
+      --attempt;
+      continue;
+    }
     if (r.status == 401 && config_.exec && !refreshed) {
       // The plugin's token may have been revoked early: ask it again, once.
       std::lock_guard<std::mutex> lock(auth_mu_);

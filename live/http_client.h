@@ -34,6 +34,9 @@ struct HttpOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};  //!< not for watches
   std::string user_agent = "ktwin-operator";
+  //! When set, the bearer token for every request (e.g. an Azure AD token); asked with refresh=true once
+  //! after a 401. May throw std::runtime_error: the request then fails with that message.
+  std::function<std::string(bool refresh)> token_provider;
 };
 
 class HttpClient {
@@ -69,6 +72,7 @@ class HttpClient {
   HttpOptions options_;
   std::mutex auth_mu_;
   std::optional<ExecCredential> exec_credential_;
+  std::atomic<bool> refresh_token_{false};
   std::mutex bucket_mu_;
   double tokens_;
   std::chrono::steady_clock::time_point last_refill_;
