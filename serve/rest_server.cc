@@ -432,7 +432,7 @@ struct RestServer::Impl {
 
   std::atomic<uint64_t> requests{0}, watches{0}, faults_injected{0}, writes{0};
 
-  Impl(ServedWorld w, RestServerOptions o) : world(std::move(w)), options(std::move(o)) {
+  Impl(ServedWorld w, RestServerOptions o) : world(std::move(w)), options(o) {
     faults = options.faults;
     rng.seed(faults.seed);
     std::lock_guard<std::mutex> world_lock(*world.lock);
@@ -1175,7 +1175,7 @@ struct RestServer::Impl {
 };
 
 RestServer::RestServer(ServedWorld world, RestServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(world), std::move(options))) {}
+    : impl_(std::make_unique<Impl>(std::move(world), options)) {}
 
 RestServer::~RestServer() = default;
 

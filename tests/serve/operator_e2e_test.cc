@@ -142,6 +142,17 @@ std::string first_difference(const std::string& a, const std::string& b) {
   }
 }
 
+// The scenario's expectations on outcomes. Its "ready within" deadline is left out: virtual time runs at
+// 100x the wall clock here, so every millisecond the operator (or a sanitizer build, or a busy CI machine)
+// spends is a tenth of a virtual second, and time-to-ready is the in-process run's business.
+void expect_outcomes(const sim::RunOutcome& outcome) {
+  for (const auto& e : outcome.expectations) {
+    if (e.text.find("ready within") == std::string::npos) {
+      EXPECT_TRUE(e.passed) << e.text << ": " << e.detail;
+    }
+  }
+}
+
 class OperatorE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -161,7 +172,7 @@ class OperatorE2E : public ::testing::Test {
 
 TEST_F(OperatorE2E, QuickstartConvergesToTheInProcessObjects) {
   LiveRun live = run_live(sc_, {});
-  for (const auto& e : live.outcome.expectations) EXPECT_TRUE(e.passed) << e.text << ": " << e.detail;
+  expect_outcomes(live.outcome);
   EXPECT_EQ(live.operator_exit, 0);
   EXPECT_GT(live.status.reconciles, 0u);
   EXPECT_EQ(live.status.reconcile_errors, 0u);
@@ -193,7 +204,7 @@ TEST_F(OperatorE2E, ConvergesThroughHttpFaultsAndAnApiServerRestart) {
       ASSERT_TRUE(s->start("127.0.0.1", port));
     }
   });
-  for (const auto& e : live.outcome.expectations) EXPECT_TRUE(e.passed) << e.text << ": " << e.detail;
+  expect_outcomes(live.outcome);
   EXPECT_EQ(live.operator_exit, 0);
   EXPECT_GE(live.server_stats.faults, 10u) << "the faults must actually have been injected";
   // One NodeClaim ever created for the one-node Workspace: nothing duplicated by retries.
