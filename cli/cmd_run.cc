@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/output.h"
+#include "cli/verdicts.h"
 #include "core/input_error.h"
 #include "reports/report.h"
 #include "reports/results_db.h"
@@ -87,13 +88,7 @@ int run(int argc, char** argv) {
                     e.what.c_str());
     std::printf("\nAt %s:\n\n%s\n", format_duration(outcome.sim_end).c_str(), outcome.tables.c_str());
   }
-  int passed = 0;
-  std::printf("Expectations:\n");
-  for (const auto& e : outcome.expectations) {
-    passed += e.passed;
-    std::printf("  %s  %s  (%s)\n", e.passed ? "PASS" : "FAIL", e.text.c_str(), e.detail.c_str());
-  }
-  if (outcome.expectations.empty()) std::printf("  (none)\n");
+  const int passed = print_expectations(outcome.expectations);
   if (args.count("check-determinism"))
     std::printf("Determinism: %s\n", deterministic ? "identical event logs in two runs" : "FAILED");
   if (outcome.rejected > 0)

@@ -9,6 +9,7 @@
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "cli/shutdown_signal.h"
+#include "cli/verdicts.h"
 #include "core/input_error.h"
 #include "serve/scenario_server.h"
 
@@ -108,13 +109,7 @@ int serve(int argc, char** argv) {
     return kExitInternal;
   }
   std::printf("\nStopped at %s simulated.\n\n%s\n", format_duration(outcome.sim_end).c_str(), outcome.tables.c_str());
-  int passed = 0;
-  std::printf("Expectations:\n");
-  for (const auto& e : outcome.expectations) {
-    passed += e.passed;
-    std::printf("  %s  %s  (%s)\n", e.passed ? "PASS" : "FAIL", e.text.c_str(), e.detail.c_str());
-  }
-  if (outcome.expectations.empty()) std::printf("  (none)\n");
+  const int passed = print_expectations(outcome.expectations);
   std::printf("%d/%zu expectations passed\n", passed, outcome.expectations.size());
   if (signal.received() != 0 || so.until == 0) return kExitOk;
   return outcome.passed ? kExitOk : kExitFailed;

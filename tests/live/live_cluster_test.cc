@@ -3,6 +3,7 @@
 // compacted): error codes map to the core's, and a watch that loses its history relists and delivers
 // exactly what changed.
 #include "live/live_cluster.h"
+#include "tests/support/test_objects.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -212,16 +213,7 @@ std::shared_ptr<HttpClient> client_for(int port) {
   return std::make_shared<HttpClient>(c, o);
 }
 
-Object config_map(const std::string& name, const std::string& value, Labels labels = {}) {
-  Object o;
-  o.api_version = "v1";
-  o.kind = "ConfigMap";
-  o.meta.name = name;
-  o.meta.namespace_ = "default";
-  o.meta.labels = std::move(labels);
-  o.body["data"] = {{"v", value}};
-  return o;
-}
+using ktwin::testing::config_map;
 
 TEST(LiveClusterTest, PathsForCoreAndGroupKinds) {
   EXPECT_EQ(resource_path("Pod", "default", "p"), "/api/v1/namespaces/default/pods/p");

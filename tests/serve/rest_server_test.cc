@@ -20,6 +20,7 @@
 #include "serve/paced_driver.h"
 #include "serve/scenario_server.h"
 #include "sim/kernel.h"
+#include "tests/support/test_objects.h"
 
 namespace ktwin::serve {
 namespace {
@@ -65,16 +66,7 @@ struct ServedStore {
   }
 };
 
-Object config_map(const std::string& name, const std::string& value, Labels labels = {}) {
-  Object o;
-  o.api_version = "v1";
-  o.kind = "ConfigMap";
-  o.meta.name = name;
-  o.meta.namespace_ = "default";
-  o.meta.labels = std::move(labels);
-  o.body["data"] = {{"v", value}};
-  return o;
-}
+using ktwin::testing::config_map;
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
