@@ -280,6 +280,10 @@ int Operator::run() {
     const std::string host = colon == std::string::npos ? "127.0.0.1" : options_.metrics_addr.substr(0, colon);
     const int port = std::atoi(options_.metrics_addr.substr(colon == std::string::npos ? 0 : colon + 1).c_str());
     s.http = std::make_unique<httplib::Server>();
+    s.http->set_socket_options([](socket_t sock) {  // no SO_REUSEPORT: a busy port is an error
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+    });
     s.http->Get("/healthz",
                 [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
     s.http->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {

@@ -1190,6 +1190,12 @@ bool RestServer::start(const std::string& host, int port) {
   const int threads = impl_->options.threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_keep_alive_timeout(2);
+  // SO_REUSEADDR only: a restart may rebind at once, but a second server on a busy port must fail
+  // (httplib's default also sets SO_REUSEPORT, which would split requests between two processes).
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<const void*>(&yes), sizeof(yes));
+  });
   impl_->install_routes(s);
   impl_->host = host;
   if (port == 0) {

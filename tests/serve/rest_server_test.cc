@@ -160,6 +160,12 @@ TEST(RestServerTest, CrudStatusPatchAndTheCoresErrorCodes) {
   EXPECT_EQ(api.remove("ConfigMap", "default", "a").error().code, ErrorCode::kNotFound);
 }
 
+TEST(RestServerTest, ABusyPortIsAnErrorNotASharedPort) {
+  ServedStore w;
+  ServedStore other;
+  EXPECT_FALSE(other.server->start("127.0.0.1", w.server->port()));
+}
+
 TEST(RestServerTest, RejectsBodiesThatContradictTheirUrl) {
   ServedStore w;
   auto client = w.client();
