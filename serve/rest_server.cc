@@ -992,7 +992,6 @@ struct RestServer::Impl {
       return send(res, 200, object_json(*r.value(), t));
     }
     if (!patch.is_array()) return send_error(res, 400, "a JSON patch must be an array of operations");
-    HttpError bad{0, "", ""};
     auto r = locked([&]() -> Result<ObjectPtr> {
       auto cur = world.cluster->get(t.info->kind, t.ns, t.name);
       if (!cur) return cur;
