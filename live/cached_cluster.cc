@@ -29,6 +29,17 @@ struct CachedCluster::Subscription : WatchSubscription {
 
 namespace {
 std::string object_key(const Object& o) { return o.meta.namespace_ + "/" + o.meta.name; }
+
+// resourceVersions are opaque, but etcd's are increasing integers; when both parse, older ones lose.
+bool older(const ObjectPtr& candidate, const ObjectPtr& cached) {
+  if (!cached) return false;
+  const std::string& a = candidate->meta.resource_version;
+  const std::string& b = cached->meta.resource_version;
+  if (a.empty() || b.empty() || a.size() > 19 || b.size() > 19) return false;
+  if (a.find_first_not_of("0123456789") != std::string::npos || b.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  return std::stoull(a) < std::stoull(b);
+}
 }  // namespace
 
 CachedCluster::CachedCluster(LiveCluster& live) : live_(live) {
@@ -85,10 +96,12 @@ std::unique_ptr<WatchSubscription> CachedCluster::watch(std::string_view kind, s
           if (!self) return;
           std::lock_guard<std::mutex> lock(mu_);
           const std::string key = object_key(*ev.object);
-          if (ev.type == WatchEventType::kDeleted)
+          if (ev.type == WatchEventType::kDeleted) {
             self->objects.erase(key);
-          else
-            self->objects[key] = ev.object;
+          } else {
+            auto& slot = self->objects[key];
+            if (!older(ev.object, slot)) slot = ev.object;  // our own newer write may be there already
+          }
           Pending p{self, 0, {}, ev};
           for (const auto& [hid, h] : self->handlers) p.handlers.push_back(hid);
           queue_.push_back(std::move(p));
@@ -180,6 +193,21 @@ Result<std::vector<ObjectPtr>> CachedCluster::list(std::string_view kind, const 
     ++stats_.api_reads;
   }
   return live_.list(kind, opts);
+}
+
+Result<ObjectPtr> CachedCluster::remember(Result<ObjectPtr> written) {
+  if (!written) return written;
+  const ObjectPtr& obj = written.value();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& scope : {std::string(), obj->meta.namespace_}) {
+    auto it = informers_.find(obj->kind + "/" + scope);
+    if (it != informers_.end() && it->second->synced) {
+      auto& slot = it->second->objects[object_key(*obj)];
+      if (!older(obj, slot)) slot = obj;
+    }
+    if (obj->meta.namespace_.empty()) break;
+  }
+  return written;
 }
 
 CachedCluster::Stats CachedCluster::stats() const {

@@ -24,12 +24,15 @@ class CachedCluster : public Cluster {
 
   Result<ObjectPtr> get(std::string_view kind, std::string_view ns, std::string_view name) override;
   Result<std::vector<ObjectPtr>> list(std::string_view kind, const ListOptions& opts = {}) override;
-  Result<ObjectPtr> create(Object obj) override { return live_.create(std::move(obj)); }
-  Result<ObjectPtr> update(Object obj) override { return live_.update(std::move(obj)); }
-  Result<ObjectPtr> update_status(Object obj) override { return live_.update_status(std::move(obj)); }
+  //! Writes go to the API server; what it answers also enters the cache at once (when newer than what is
+  //! cached), so a reconcile that follows its own write sees it even before the watch event arrives. Without
+  //! this a second reconcile triggered meanwhile would, like any cache reader, create a NodeClaim twice.
+  Result<ObjectPtr> create(Object obj) override { return remember(live_.create(std::move(obj))); }
+  Result<ObjectPtr> update(Object obj) override { return remember(live_.update(std::move(obj))); }
+  Result<ObjectPtr> update_status(Object obj) override { return remember(live_.update_status(std::move(obj))); }
   Result<ObjectPtr> patch(std::string_view kind, std::string_view ns, std::string_view name, const json& merge_patch,
                           bool status = false) override {
-    return live_.patch(kind, ns, name, merge_patch, status);
+    return remember(live_.patch(kind, ns, name, merge_patch, status));
   }
   Status remove(std::string_view kind, std::string_view ns, std::string_view name,
                 const DeleteOptions& opts = {}) override {
@@ -54,6 +57,7 @@ class CachedCluster : public Cluster {
  private:
   friend struct Subscription;
   void dispatch();
+  Result<ObjectPtr> remember(Result<ObjectPtr> written);
   void unsubscribe(const std::shared_ptr<Informer>& inf, uint64_t id);
   std::shared_ptr<Informer> synced_informer(std::string_view kind, std::string_view ns);
 

@@ -29,6 +29,7 @@
 #include "sim/latency_model.h"
 #include "sim/serving.h"
 #include "sim/tuning_model.h"
+#include "sim/world.h"
 
 namespace ktwin::sim {
 
@@ -93,70 +94,6 @@ class AuditedCluster : public Cluster {
 };
 
 std::string ws_key(const WorkspaceRef& ref) { return ref.namespace_ + "/" + ref.name; }
-
-Object preexisting_node(const NodeSpec& spec, const std::string& name, const SkuCatalog& skus,
-                        const std::string& cloud) {
-  Object node;
-  node.api_version = "v1";
-  node.kind = "Node";
-  node.meta.name = name;
-  node.meta.labels = spec.labels;
-  node.meta.labels["kubernetes.io/hostname"] = name;
-  node.meta.labels["kubernetes.io/os"] = "linux";
-  json cap = {{"pods", "110"}, {"cpu", "8"}, {"memory", "64Gi"}};
-  if (!spec.instance_type.empty()) {
-    node.meta.labels["node.kubernetes.io/instance-type"] = spec.instance_type;
-    if (const Sku* sku = skus.find(cloud, spec.instance_type)) {
-      cap["cpu"] = std::to_string(sku->vcpus);
-      cap["memory"] = std::to_string(static_cast<int64_t>(sku->memory_gib)) + "Gi";
-      if (sku->gpu.nvidia() && sku->gpu.gpu_count > 0) {
-        cap["nvidia.com/gpu"] = std::to_string(sku->gpu.gpu_count);
-        node.meta.labels["nvidia.com/gpu.product"] = sku->gpu.gpu_model;
-        node.meta.labels["nvidia.com/gpu.count"] = std::to_string(sku->gpu.gpu_count);
-        node.meta.labels["nvidia.com/gpu.memory"] =
-            std::to_string(static_cast<int64_t>(sku->gpu.per_gpu_memory_gib() * 1024));
-      }
-    }
-  }
-  if (spec.gpu) {
-    node.meta.labels["nvidia.com/gpu.product"] = spec.gpu->product;
-    node.meta.labels["nvidia.com/gpu.count"] = std::to_string(spec.gpu->count);
-    if (spec.gpu->memory_mib > 0) node.meta.labels["nvidia.com/gpu.memory"] = std::to_string(spec.gpu->memory_mib);
-    cap["nvidia.com/gpu"] = std::to_string(spec.gpu->count);
-  }
-  json taints = json::array();
-  for (const auto& t : spec.taints) taints.push_back({{"key", t.key}, {"value", t.value}, {"effect", t.effect}});
-  node.body["spec"] = json::object();
-  if (!taints.empty()) node.body["spec"]["taints"] = taints;
-  node.body["status"] = {{"capacity", cap},
-                         {"allocatable", cap},
-                         {"conditions", json::array({{{"type", "Ready"},
-                                                      {"status", "True"},
-                                                      {"reason", "KubeletReady"},
-                                                      {"message", "kubelet is posting ready status"},
-                                                      {"lastTransitionTime", format_rfc3339(kSimEpoch)}}})},
-                         {"nodeInfo", {{"kubeletVersion", "v1.30.5"}}}};
-  return node;
-}
-
-Object ready_node_class(const KarpenterNodeClassConfig& cfg, const std::string& name, Time now) {
-  Object nc;
-  nc.api_version = cfg.group + "/" + cfg.version;
-  nc.kind = cfg.kind;
-  nc.meta.name = name;
-  if (name == cfg.default_name) nc.meta.labels["karpenter.kaito.sh/default"] = "true";
-  nc.body["spec"] = json::object();
-  if (cfg.kind == "AKSNodeClass") {
-    nc.body["spec"]["imageFamily"] = name == "image-family-azure-linux" ? "AzureLinux" : "Ubuntu";
-    nc.body["spec"]["osDiskSizeGB"] = 300;
-  }
-  nc.body["status"] = {{"conditions", json::array({{{"type", "Ready"},
-                                                    {"status", "True"},
-                                                    {"reason", "Ready"},
-                                                    {"message", ""},
-                                                    {"lastTransitionTime", format_rfc3339(now)}}})}};
-  return nc;
-}
 
 std::string format_metric(double v, MetricUnit unit) {
   char buf[64];
@@ -272,35 +209,6 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
 
   recorder.start();
 
-  // The simulated world.
-  cluster_model::GarbageCollector gc(store, exec);
-  cluster_model::Scheduler scheduler(store, exec, clock);
-  cluster_model::StatefulSetController sts_controller(store, exec, clock);
-  cluster_model::JobController job_controller(store, exec, clock);
-  cluster_model::SimCloud sim_cloud(store, exec, clock, cat.skus, sample, sink,
-                                    cluster_model::SimCloudConfig{cloud, sc.cluster.region});
-  cluster_model::DevicePlugin device_plugin(store, exec, cat.skus, cloud, sample, sink);
-  cluster_model::Kubelet kubelet(store, exec, clock, cat.presets, cat.skus, cloud, sample, sink);
-  TuningWorld tuning_world{&cat.presets,
-                           &cat.skus,
-                           cloud,
-                           &sc.cluster.datasets,
-                           [](const GpuConfig& g) {
-                             const gpu::GpuSpec* spec =
-                                 g.gpu_id.empty() ? nullptr : gpu::default_hardware().find_gpu(g.gpu_id);
-                             return spec ? spec->fp16_tflops : 0.0;
-                           },
-                           sample};
-  kubelet.set_tuning_model(
-      [&tuning_world](const cluster_model::TuningJobFacts& f) { return predict_tuning(f, tuning_world); });
-  for (const auto& [sku, count] : sc.cluster.quota) sim_cloud.set_quota(sku, static_cast<int>(count));
-  gc.start();
-  scheduler.start();
-  sts_controller.start();
-  job_controller.start();
-  device_plugin.start();
-  kubelet.start();
-
   // The operator core, exactly as live mode runs it (optionally behind injected API faults).
   cluster_model::FaultyCluster faulty(
       store, cluster_model::FaultOptions{options.operator_conflict_rate, options.operator_unavailable_rate, out.seed});
@@ -311,38 +219,31 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   Cluster& operator_api = options.audit_operator_calls ? static_cast<Cluster&>(audited) : api;
   EventRecorder events(operator_api, clock, "kaito-twin");
   events.set_enabled(options.record_k8s_events);
+
+  // The simulated world: the modelled actors on the store, the provisioner roles on the operator's API.
+  WorldConfig world_cfg;
+  world_cfg.cloud = cloud;
+  world_cfg.region = sc.cluster.region;
+  world_cfg.provisioner = op.node_provisioner;
+  world_cfg.quota = sc.cluster.quota;
+  world_cfg.datasets = &sc.cluster.datasets;
+  World world(store, api, exec, clock, cat, world_cfg, sample, sink, events);
+  cluster_model::SimCloud& sim_cloud = *world.cloud();
+  cluster_model::Kubelet& kubelet = *world.kubelet();
+  world.start();
+
   WorkspaceReconciler ws_reconciler(operator_api, clock, cat.presets, cat.skus, events, op);
   Controller ws_controller(ControllerOptions{"workspace", op.max_concurrent_reconciles}, ws_reconciler, exec, clock);
   if (options.builtin_operator) ws_reconciler.setup_watches(ws_controller);
-  NodeClaimLifecycleConfig nc_cfg;
-  nc_cfg.cloud = cloud;
-  NodeClaimReconciler nc_reconciler(api, clock, sim_cloud, cat.skus, events, nc_cfg);
-  Controller nc_controller(ControllerOptions{"nodeclaim", 10}, nc_reconciler, exec, clock);
-  if (op.nap()) {
-    nc_reconciler.setup_watches(nc_controller);
-    nc_reconciler.start_garbage_collection(exec);
-  }
-  // Karpenter mode: Karpenter's static NodePool controller, and the NodeClasses KAITO creates at start
-  // (from its ConfigMap) which the Karpenter provider reports Ready.
-  NodePoolReconciler np_reconciler(api, clock, events);
-  Controller np_controller(ControllerOptions{"nodepool", 10}, np_reconciler, exec, clock);
-  if (op.node_provisioner == NodeProvisionerKind::kKarpenter) {
-    np_reconciler.setup_watches(np_controller);
-    for (const auto& name : op.node_class.allowed_names) {
-      Object node_class = ready_node_class(op.node_class, name, clock.now());
-      auto r = store.create(node_class);  // status is a subresource: written by the provider afterwards
-      if (r) {
-        node_class.meta = r.value()->meta;
-        r = store.update_status(std::move(node_class));
-      }
-      if (!r) log.record(op.node_class.kind, name, "create failed: " + r.error().message);
-    }
-  }
+  world.start_provisioner();
+  if (op.node_provisioner == NodeProvisionerKind::kKarpenter)
+    world.create_node_classes(
+        [&](const std::string& name, const std::string& what) { log.record(op.node_class.kind, name, what); });
 
   // Pre-existing nodes, then manifests and timeline at their times.
   for (const auto& spec : sc.cluster.nodes)
     for (const auto& name : spec.node_names()) {
-      auto r = store.create(preexisting_node(spec, name, cat.skus, cloud));
+      auto r = store.create(World::preexisting_node(spec, name, cat.skus, cloud, kSimEpoch));
       if (!r) log.record("Node", name, "create failed: " + r.error().message);
     }
   json rejected = json::array();
@@ -378,16 +279,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
     // kubectl apply: update what exists, keeping what the server owns (status, uid, finalizers...).
     auto existing = store.get(m.kind, m.namespace_, m.name);
     if (existing) {
-      Object updated = *existing.value();
-      updated.api_version = obj.api_version;
-      updated.meta.labels = obj.meta.labels;
-      updated.meta.annotations = obj.meta.annotations;
-      for (const auto& [k, v] : existing.value()->meta.annotations)  // annotations the controller wrote
-        if (k.rfind("workspace.kaito.io/", 0) == 0 && !updated.meta.annotations.count(k))
-          updated.meta.annotations[k] = v;
-      const json status = updated.body.contains("status") ? updated.body["status"] : json();
-      updated.body = obj.body;
-      if (!status.is_null()) updated.body["status"] = status;
+      Object updated = apply_onto(*existing.value(), obj);
       if (m.is_workspace() && !admitted(m, who, admission::review_workspace_update(*existing.value(), updated, actx),
                                         "update rejected by admission: "))
         return;
@@ -416,65 +308,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   for (const auto& action : sc.timeline) {
     script[action.at].push_back([&, a = &action] {
       const std::string text = a->text();
-      std::visit(
-          [&](const auto& act) {
-            using T = std::decay_t<decltype(act)>;
-            if constexpr (std::is_same_v<T, ApplyAction>) {
-              for (const auto& m : act.manifests) apply(m);
-            } else if constexpr (std::is_same_v<T, DeleteAction>) {
-              Status s = store.remove(act.kind, act.namespace_, act.name);
-              log.record("Timeline", text, s ? "done" : "failed: " + s.error().message);
-            } else if constexpr (std::is_same_v<T, SetQuotaAction>) {
-              sim_cloud.set_quota(act.sku, static_cast<int>(act.count));
-              log.record("Timeline", text, "done");
-            } else if constexpr (std::is_same_v<T, RegistryOutageAction>) {
-              kubelet.set_registry_outage(act.registry, clock.now() + act.duration);
-              log.record("Timeline", text, "done");
-            } else if constexpr (std::is_same_v<T, CapacityOutageAction>) {
-              sim_cloud.capacity_outage(act.sku, clock.now() + act.duration);
-              log.record("Timeline", text, "done");
-            } else if constexpr (std::is_same_v<T, FailNodeAction>) {
-              std::vector<std::string> victims;
-              if (!act.node.empty()) {
-                victims.push_back(act.node);
-              } else if (act.workspace) {
-                ListOptions opts;
-                opts.selector = LabelSelector{{{kaito::kLabelWorkspace, act.workspace->name},
-                                               {kaito::kLabelWorkspaceNamespace, act.workspace->namespace_}},
-                                              {}};
-                if (auto nodes = store.list("Node", opts))
-                  for (const auto& n : nodes.value())
-                    if (static_cast<int64_t>(victims.size()) < act.count && !n->meta.deletion_timestamp)
-                      victims.push_back(n->meta.name);
-              }
-              for (const auto& node : victims) {
-                std::string inst = sim_cloud.instance_of_node(node);
-                Status s = inst.empty()
-                               ? Status(make_error(ErrorCode::kNotFound, "node " + node + " has no simulated VM"))
-                               : sim_cloud.fail_instance(inst);
-                if (inst.empty()) {
-                  // A pre-existing node: its kubelet stops posting status.
-                  auto r = store.patch(
-                      "Node", "", node,
-                      {{"status",
-                        {{"conditions", json::array({{{"type", "Ready"},
-                                                      {"status", "Unknown"},
-                                                      {"reason", "NodeStatusUnknown"},
-                                                      {"message", "Kubelet stopped posting node status."},
-                                                      {"lastTransitionTime", format_rfc3339(clock.now())}}})}}}},
-                      true);
-                  s = r ? Status{} : Status{r.error()};
-                }
-                log.record("Timeline", text, s ? "failed node " + node : "failed: " + s.error().message);
-              }
-              if (victims.empty()) log.record("Timeline", text, "failed: no node to fail");
-            } else if constexpr (std::is_same_v<T, ScaleAction>) {
-              // KAITO freezes status.targetNodeCount; a Workspace cannot be scaled (InferenceSet can).
-              log.record("Timeline", text,
-                         "not supported: a Workspace's targetNodeCount is immutable; scale an InferenceSet instead");
-            }
-          },
-          a->action);
+      world.perform(*a, apply, [&](const std::string& what) { log.record("Timeline", text, what); });
     });
   }
   for (const auto& entry : script) {
@@ -692,8 +526,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
                 {"capacity_failures", cs.capacity_failures},
                 {"machines_deleted", cs.deleted}};
   s["reconciles"] = {{"workspace", ws_controller.stats().reconciles},
-                     {"nodeclaim", nc_controller.stats().reconciles},
-                     {"errors", ws_controller.stats().errors + nc_controller.stats().errors}};
+                     {"nodeclaim", world.nodeclaim_stats().reconciles},
+                     {"errors", ws_controller.stats().errors + world.nodeclaim_stats().errors}};
   if (&api == &faulty)
     s["injected_faults"] = {{"calls", faulty.stats().calls},
                             {"conflicts", faulty.stats().conflicts},
@@ -702,15 +536,8 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
 
   // Stop everything that could post work before the kernel and store go away.
   ws_controller.stop();
-  nc_controller.stop();
   recorder.stop();
-  kubelet.stop();
-  device_plugin.stop();
-  scheduler.stop();
-  sts_controller.stop();
-  job_controller.stop();
-  gc.stop();
-  return out;
+  return out;  // the world stops its parts as it goes
 }
 
 }  // namespace ktwin::sim

@@ -17,71 +17,17 @@
 #include "sim/kernel.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
+#include "tests/support/object_compare.h"
 
 namespace ktwin {
 namespace {
 
 using namespace std::chrono_literals;
 
-// The kinds the workspace controller writes, and what the world derives from them.
-const char* const kCompared[] = {"Workspace", "NodeClaim",         "Node", "StatefulSet", "Service",
-                                 "Pod",       "ControllerRevision"};
-
-using Snapshot = std::map<std::string, json>;  // "Kind/ns/name" -> object
-
-Snapshot snapshot(Cluster& store) {
-  Snapshot out;
-  for (const char* kind : kCompared) {
-    auto r = store.list(kind);
-    if (!r) continue;
-    for (const auto& o : r.value())
-      out[std::string(kind) + "/" + o->meta.namespace_ + "/" + o->meta.name] = to_json(*o);
-  }
-  return out;
-}
-
-// Drops what legitimately differs between two runs: identities, versions, clocks (the live operator
-// stamps wall-clock times), and generated names (mapped to stable placeholders by creation order).
-std::string normalize(const Snapshot& snap) {
-  static const std::set<std::string> dropped = {
-      "uid",       "resourceVersion", "creationTimestamp", "lastTransitionTime", "lastHeartbeatTime", "lastProbeTime",
-      "startTime", "startedAt",       "finishedAt",        "deletionTimestamp",  "managedFields"};
-  std::function<void(json&)> scrub = [&](json& j) {
-    if (j.is_object()) {
-      for (auto it = j.begin(); it != j.end();) {
-        if (dropped.count(it.key())) {
-          it = j.erase(it);
-        } else {
-          // Conditions are a set keyed by type; the order of first appearance depends on timing.
-          if (it.key() == "conditions" && it.value().is_array())
-            std::sort(it.value().begin(), it.value().end(),
-                      [](const json& a, const json& b) { return a.value("type", "") < b.value("type", ""); });
-          scrub(it.value());
-          ++it;
-        }
-      }
-    } else if (j.is_array()) {
-      for (auto& e : j) scrub(e);
-    }
-  };
-  std::string text;
-  for (const auto& [key, obj] : snap) {
-    json o = obj;
-    scrub(o);
-    text += key + " " + o.dump() + "\n";
-  }
-  // NodeClaim names carry a hash of the Workspace's uid; nodes and VMs embed them.
-  std::vector<std::string> claims;
-  for (const auto& [key, obj] : snap)
-    if (key.rfind("NodeClaim/", 0) == 0) claims.push_back(obj["metadata"]["name"]);
-  std::sort(claims.begin(), claims.end());
-  for (size_t i = 0; i < claims.size(); ++i)
-    text = std::regex_replace(text, std::regex(claims[i]), "nodeclaim" + std::to_string(i));
-  text = std::regex_replace(text, std::regex("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss"), "aks-$1-VMSS-vmss");
-  text = std::regex_replace(text, std::regex(R"("kaito.sh/creation-timestamp":"[^"]*")"),
-                            R"("kaito.sh/creation-timestamp":"T")");
-  return text;
-}
+using testing::first_difference;
+using testing::normalize;
+using testing::Snapshot;
+using testing::snapshot;
 
 struct LiveRun {
   sim::RunOutcome outcome;
@@ -129,17 +75,6 @@ LiveRun run_live(const sim::Scenario& sc, const serve::HttpFaults& faults,
   operator_thread.join();
   std::fclose(devnull);
   return out;
-}
-
-std::string first_difference(const std::string& a, const std::string& b) {
-  std::istringstream as(a), bs(b);
-  std::string la, lb;
-  while (true) {
-    const bool ga = static_cast<bool>(std::getline(as, la));
-    const bool gb = static_cast<bool>(std::getline(bs, lb));
-    if (!ga && !gb) return "";
-    if (la != lb) return "in-process: " + (ga ? la : "<end>") + "\nlive:       " + (gb ? lb : "<end>");
-  }
 }
 
 // The scenario's expectations on outcomes. Its "ready within" deadline is left out: virtual time runs at

@@ -1,0 +1,261 @@
+// `ktwin operator` + `ktwin twin` against a real kube-apiserver (1.20, built from Debian's source package by
+// scripts/envtest.sh, which `make test` runs first): the Phi-3 quickstart must reach WorkspaceSucceeded=True
+// and leave the objects and conditions of `ktwin run`, also through an apiserver kill and restart (etcd kept),
+// short watches and a conflicting writer. The operator authenticates as deploy/rbac.yaml's ServiceAccount,
+// so the RBAC rules are checked by a real authorizer too.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "catalog/catalog.h"
+#include "cluster_model/object_store.h"
+#include "core/k8s/conditions.h"
+#include "live/kubeconfig.h"
+#include "live/live_cluster.h"
+#include "live/operator.h"
+#include "sim/kernel.h"
+#include "sim/runner.h"
+#include "sim/scenario.h"
+#include "tests/support/object_compare.h"
+#include "twin/twin.h"
+
+namespace ktwin {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const std::string kSource = KTWIN_SOURCE_DIR;
+
+std::string cache_bin() {
+  if (const char* c = std::getenv("KTWIN_ENVTEST_CACHE")) return std::string(c) + "/bin";
+  return std::string(std::getenv("HOME") ? std::getenv("HOME") : "/root") + "/.cache/kaito-twin/envtest/bin";
+}
+
+// Runs a command, returning its exit status and output (stdout and stderr).
+int run(const std::string& cmd, std::string* output = nullptr) {
+  std::FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int rc = pclose(p);
+  if (output) *output = out;
+  return rc;
+}
+
+// etcd + kube-apiserver for one test, with KAITO's CRDs, namespace and RBAC applied.
+class ControlPlane {
+ public:
+  ControlPlane() {
+    char tmpl[] = "/tmp/ktwin-envtest-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::string out;
+    started_ = run("bash " + kSource + "/scripts/envtest.sh start " + dir_, &out) == 0;
+    if (!started_) {
+      error_ = "scripts/envtest.sh start failed (run `scripts/envtest.sh build` first; `make test` does):\n" + out;
+      return;
+    }
+    for (const char* f : {"deploy/namespace.yaml", "deploy/crds", "deploy/rbac.yaml"})
+      if (kubectl("apply -f " + kSource + "/" + f, &out) != 0) {
+        started_ = false;
+        error_ = std::string("kubectl apply -f ") + f + " failed:\n" + out;
+        return;
+      }
+    // The CRDs are served once Established.
+    kubectl("wait --for condition=established --timeout=60s crd/workspaces.kaito.sh crd/nodeclaims.karpenter.sh", &out);
+  }
+  ~ControlPlane() {
+    run("bash " + kSource + "/scripts/envtest.sh stop " + dir_);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  bool started() const { return started_; }
+  const std::string& error() const { return error_; }
+  std::string admin_kubeconfig() const { return dir_ + "/admin.kubeconfig"; }
+  std::string operator_kubeconfig() const { return dir_ + "/operator.kubeconfig"; }
+  int kubectl(const std::string& args, std::string* out = nullptr) const {
+    return run(cache_bin() + "/kubectl --kubeconfig " + admin_kubeconfig() + " " + args, out);
+  }
+  bool kill_apiserver() { return run("bash " + kSource + "/scripts/envtest.sh kill-apiserver " + dir_) == 0; }
+  bool start_apiserver() { return run("bash " + kSource + "/scripts/envtest.sh start-apiserver " + dir_) == 0; }
+
+ private:
+  std::string dir_;
+  bool started_ = false;
+  std::string error_;
+};
+
+struct LiveRun {
+  testing::Snapshot objects;
+  live::OperatorStatus status;
+  twin::TwinStatus twin;
+  int operator_exit = -1;
+  int twin_exit = -1;
+  std::set<std::string> nodeclaims_created;  // every NodeClaim name ever seen ADDED
+  bool succeeded = false;
+};
+
+// The operator (as its ServiceAccount) and the twin (as cluster-admin) against the control plane, for the
+// scenario's duration at `speed`; `meanwhile` runs alongside (faults).
+LiveRun run_live(ControlPlane& cp, const sim::Scenario& sc, double speed, std::chrono::seconds watch_timeout,
+                 const std::function<void()>& meanwhile = {}) {
+  const catalog::Catalog& cat = catalog::default_catalog();
+  LiveRun out;
+  std::FILE* devnull = std::fopen("/dev/null", "w");
+  live::Logger log(live::LogFormat::kJson, devnull);
+
+  live::HttpOptions http;
+  http.qps = 200;
+  http.burst = 200;
+  http.initial_backoff = 50ms;
+  http.max_backoff = 1000ms;
+  http.max_attempts = 10;
+
+  // The test's own view: every NodeClaim ever created.
+  auto admin = std::make_shared<live::HttpClient>(live::resolve_rest_config(cp.admin_kubeconfig()), http);
+  live::LiveCluster admin_api(admin, live::LiveClusterOptions{watch_timeout, 100ms});
+  std::mutex mu;
+  auto claims_watch = admin_api.watch("NodeClaim", "", [&](const WatchEvent& e) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (e.type == WatchEventType::kAdded) out.nodeclaims_created.insert(e.object->meta.name);
+  });
+
+  live::OperatorOptions oo;
+  oo.rest = live::resolve_rest_config(cp.operator_kubeconfig());
+  oo.http = http;
+  oo.informers = live::LiveClusterOptions{watch_timeout, 100ms};
+  oo.metrics_addr = "127.0.0.1:0";
+  live::Operator op(oo, cat, log);
+  std::thread operator_thread([&] { out.operator_exit = op.run(); });
+
+  twin::TwinOptions to;
+  to.rest = live::resolve_rest_config(cp.admin_kubeconfig());
+  to.http = http;
+  to.informers = live::LiveClusterOptions{watch_timeout, 100ms};
+  to.speed = speed;
+  to.scenario = &sc;
+  to.until = sc.duration;
+  twin::Twin tw(to, cat, log);
+  std::thread twin_thread([&] { out.twin_exit = tw.run(); });
+
+  if (meanwhile) meanwhile();
+  twin_thread.join();
+  out.twin = tw.status();
+  out.status = op.status();
+  op.stop();
+  operator_thread.join();
+  claims_watch->stop();
+  out.objects = testing::snapshot(admin_api);
+  for (const auto& [key, obj] : out.objects)
+    if (key.rfind("Workspace/", 0) == 0)
+      out.succeeded = condition_is_true(obj["status"]["conditions"], "WorkspaceSucceeded");
+  std::fclose(devnull);
+  return out;
+}
+
+class RealApiServer : public ::testing::Test {
+ protected:
+  static constexpr double kSpeed = 60;
+
+  void SetUp() override {
+    sc_ = sim::load_scenario(kSource + "/scenarios/quickstart-phi3.yaml");
+    sim::RunOptions ro;
+    ro.drive = [this](sim::Kernel& kernel, cluster_model::ObjectStore& store) {
+      const Time end = kernel.now() + sc_.duration;
+      kernel.run_until(end);
+      expected_ = testing::snapshot(store);
+      return end;
+    };
+    sim::run_scenario(sc_, catalog::default_catalog(), ro);
+    cp_ = std::make_unique<ControlPlane>();
+    ASSERT_TRUE(cp_->started()) << cp_->error();
+  }
+
+  // The live objects equal the in-process ones, leaving out what the real API server adds by defaulting.
+  void expect_same_objects(LiveRun& live) {
+    testing::prune_to(live.objects, expected_);
+    const std::string want = testing::normalize(expected_), got = testing::normalize(live.objects);
+    EXPECT_TRUE(want == got) << testing::first_difference(want, got);
+  }
+
+  sim::Scenario sc_;
+  testing::Snapshot expected_;
+  std::unique_ptr<ControlPlane> cp_;
+};
+
+TEST_F(RealApiServer, QuickstartSucceedsWithTheObjectsOfTheInProcessRun) {
+  LiveRun live = run_live(*cp_, sc_, kSpeed, 300s);
+  EXPECT_TRUE(live.succeeded) << "WorkspaceSucceeded is not True";
+  EXPECT_EQ(live.operator_exit, 0);
+  EXPECT_EQ(live.twin_exit, 0);
+  EXPECT_GT(live.status.reconciles, 0u);
+  EXPECT_EQ(live.status.reconcile_errors, 0u) << "the ServiceAccount's RBAC must allow every call";
+  EXPECT_EQ(live.twin.apply_failures, 0u);
+  EXPECT_GT(live.twin.heartbeats, 0u);
+  EXPECT_EQ(live.nodeclaims_created.size(), 1u);
+  expect_same_objects(live);
+
+  // kubectl of the same version shows deploy/crds' printer columns, filled in.
+  std::string table;
+  ASSERT_EQ(cp_->kubectl("get workspace", &table), 0) << table;
+  EXPECT_NE(table.find("INSTANCE"), std::string::npos) << table;
+  EXPECT_NE(table.find("RESOURCEREADY"), std::string::npos) << table;
+  EXPECT_NE(table.find("INFERENCEREADY"), std::string::npos) << table;
+  EXPECT_NE(table.find("WORKSPACESUCCEEDED"), std::string::npos) << table;
+  EXPECT_NE(table.find("workspace-phi-3-mini"), std::string::npos) << table;
+  EXPECT_NE(table.find("Standard_NC24ads_A100_v4"), std::string::npos) << table;
+  EXPECT_NE(table.find("True"), std::string::npos) << table;
+  std::printf("%s", table.c_str());
+}
+
+TEST_F(RealApiServer, ConvergesThroughAnApiServerRestartShortWatchesAndAConflictingWriter) {
+  std::atomic<int> pokes{0};
+  bool restarted = false;
+  LiveRun live = run_live(*cp_, sc_, kSpeed, 2s, [&] {
+    // A second writer touches the Workspace while the operator reconciles it, so its updates meet 409s.
+    auto admin = std::make_shared<live::HttpClient>(live::resolve_rest_config(cp_->admin_kubeconfig()));
+    live::LiveCluster api(admin);
+    std::atomic<bool> done{false};
+    std::thread writer([&] {
+      while (!done) {
+        auto r = api.patch("Workspace", "default", "workspace-phi-3-mini",
+                           {{"metadata", {{"annotations", {{"test.kaito-twin/poke", std::to_string(pokes + 1)}}}}}});
+        if (r) ++pokes;
+        std::this_thread::sleep_for(30ms);
+      }
+    });
+    // Mid-provisioning the API server dies (SIGKILL) and comes back on the same etcd: every watch breaks
+    // and the new server's watch cache starts at the current revision, so old resourceVersions are gone.
+    std::this_thread::sleep_for(4s);
+    restarted = cp_->kill_apiserver();
+    std::this_thread::sleep_for(1s);
+    restarted = restarted && cp_->start_apiserver();
+    std::this_thread::sleep_for(4s);
+    done = true;
+    writer.join();
+    api.patch("Workspace", "default", "workspace-phi-3-mini",
+              {{"metadata", {{"annotations", {{"test.kaito-twin/poke", nullptr}}}}}});
+  });
+  EXPECT_TRUE(restarted);
+  EXPECT_GT(pokes.load(), 20);
+  EXPECT_TRUE(live.succeeded) << "WorkspaceSucceeded is not True";
+  EXPECT_EQ(live.operator_exit, 0);
+  EXPECT_EQ(live.twin_exit, 0);
+  EXPECT_EQ(live.nodeclaims_created.size(), 1u) << "no NodeClaim may be created twice";
+  std::printf("operator: %llu reconciles, %llu errors (conflicts, apiserver down), %llu requeues; %d pokes\n",
+              static_cast<unsigned long long>(live.status.reconciles),
+              static_cast<unsigned long long>(live.status.reconcile_errors),
+              static_cast<unsigned long long>(live.status.requeues), pokes.load());
+  expect_same_objects(live);
+}
+
+}  // namespace
+}  // namespace ktwin

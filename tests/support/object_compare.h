@@ -1,0 +1,115 @@
+// Snapshots of the objects a run leaves, normalised so two runs of the same scenario (in-process, against
+// `ktwin serve`, or against a real kube-apiserver) can be compared as text, line by line.
+#pragma once
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/object.h"
+#include "core/ports.h"
+
+namespace ktwin::testing {
+
+// The kinds the workspace controller writes, and what the world derives from them.
+inline const std::vector<std::string>& compared_kinds() {
+  static const std::vector<std::string> kinds = {"Workspace", "NodeClaim",         "Node", "StatefulSet", "Service",
+                                                 "Pod",       "ControllerRevision"};
+  return kinds;
+}
+
+using Snapshot = std::map<std::string, json>;  // "Kind/ns/name" -> object
+
+inline Snapshot snapshot(Cluster& api, const std::vector<std::string>& kinds = compared_kinds()) {
+  Snapshot out;
+  for (const auto& kind : kinds) {
+    auto r = api.list(kind);
+    if (!r) continue;
+    for (const auto& o : r.value()) out[kind + "/" + o->meta.namespace_ + "/" + o->meta.name] = to_json(*o);
+  }
+  return out;
+}
+
+// Keeps, in `actual`, only what `expected` has too (recursively; arrays of the same length element-wise):
+// what a real API server adds by defaulting (dnsPolicy, schedulerName, clusterIP, default tolerations...) is
+// the server's, not the operator's. Values and everything `expected` has are still compared in full.
+inline void prune_to(json& actual, const json& expected) {
+  if (actual.is_object() && expected.is_object()) {
+    for (auto it = actual.begin(); it != actual.end();) {
+      if (!expected.contains(it.key())) {
+        it = actual.erase(it);
+      } else {
+        prune_to(it.value(), expected[it.key()]);
+        ++it;
+      }
+    }
+  } else if (actual.is_array() && expected.is_array() && actual.size() == expected.size()) {
+    for (size_t i = 0; i < actual.size(); ++i) prune_to(actual[i], expected[i]);
+  }
+}
+
+inline void prune_to(Snapshot& actual, const Snapshot& expected) {
+  for (auto& [key, obj] : actual)
+    if (auto e = expected.find(key); e != expected.end()) prune_to(obj, e->second);
+}
+
+// Drops what legitimately differs between two runs: identities, versions, clocks (the live operator
+// stamps wall-clock times), and generated names (mapped to stable placeholders by creation order).
+inline std::string normalize(const Snapshot& snap) {
+  static const std::set<std::string> dropped = {
+      "uid",       "resourceVersion", "creationTimestamp", "lastTransitionTime", "lastHeartbeatTime", "lastProbeTime",
+      "startTime", "startedAt",       "finishedAt",        "deletionTimestamp",  "managedFields"};
+  std::function<void(json&)> scrub = [&](json& j) {
+    if (j.is_object()) {
+      for (auto it = j.begin(); it != j.end();) {
+        if (dropped.count(it.key())) {
+          it = j.erase(it);
+        } else {
+          // Conditions are a set keyed by type; the order of first appearance depends on timing.
+          if (it.key() == "conditions" && it.value().is_array())
+            std::sort(it.value().begin(), it.value().end(),
+                      [](const json& a, const json& b) { return a.value("type", "") < b.value("type", ""); });
+          scrub(it.value());
+          ++it;
+        }
+      }
+    } else if (j.is_array()) {
+      for (auto& e : j) scrub(e);
+    }
+  };
+  std::string text;
+  for (const auto& [key, obj] : snap) {
+    json o = obj;
+    scrub(o);
+    text += key + " " + o.dump() + "\n";
+  }
+  // NodeClaim names carry a hash of the Workspace's uid; nodes and VMs embed them.
+  std::vector<std::string> claims;
+  for (const auto& [key, obj] : snap)
+    if (key.rfind("NodeClaim/", 0) == 0) claims.push_back(obj["metadata"]["name"]);
+  std::sort(claims.begin(), claims.end());
+  for (size_t i = 0; i < claims.size(); ++i)
+    text = std::regex_replace(text, std::regex(claims[i]), "nodeclaim" + std::to_string(i));
+  text = std::regex_replace(text, std::regex("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss"), "aks-$1-VMSS-vmss");
+  text = std::regex_replace(text, std::regex(R"("kaito.sh/creation-timestamp":"[^"]*")"),
+                            R"("kaito.sh/creation-timestamp":"T")");
+  return text;
+}
+
+// The first line where two normalised snapshots differ, for a readable failure.
+inline std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream as(a), bs(b);
+  std::string la, lb;
+  while (true) {
+    const bool ga = static_cast<bool>(std::getline(as, la));
+    const bool gb = static_cast<bool>(std::getline(bs, lb));
+    if (!ga && !gb) return "";
+    if (la != lb) return "in-process: " + (ga ? la : "<end>") + "\nlive:       " + (gb ? lb : "<end>");
+  }
+}
+
+}  // namespace ktwin::testing
