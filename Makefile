@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 60
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench asan fuzz lint format-check clang-fingerprints clean
+.PHONY: all deps configure build envtest demo test bench asan fuzz lint format-check clang-fingerprints clean
 
 all: build
 
@@ -25,7 +25,12 @@ build: configure
 demo: build
 	./$(BUILD)/ktwin run scenarios/quickstart-phi3.yaml --summary-json out/quickstart-summary.json --events out/quickstart-events.jsonl --report out/quickstart.html
 
-test: build
+# kube-apiserver and kubectl 1.20 from Debian's source package, for the real-API-server suite (tests/envtest);
+# built once (about 7 minutes cold) and cached in ~/.cache/kaito-twin/envtest.
+envtest: deps
+	bash scripts/envtest.sh build
+
+test: build envtest
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
 # Every harness under bench/ (about 10 minutes), then one table of the figures checked against bench/targets.csv.
@@ -35,7 +40,7 @@ bench: build
 	  --benchmark_out=out/bench/$$(basename $$b).json --benchmark_out_format=json || exit 1; done
 	@echo; ./$(BUILD)/bench_table bench/targets.csv out/bench/*_bench.json
 
-asan: deps
+asan: deps envtest
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKTWIN_SANITIZE=ON -DKTWIN_BUILD_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS) --timeout 900

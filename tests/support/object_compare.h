@@ -57,8 +57,27 @@ inline void prune_to(Snapshot& actual, const Snapshot& expected) {
     if (auto e = expected.find(key); e != expected.end()) prune_to(obj, e->second);
 }
 
+// Generated names mapped to stable placeholders by order, in keys and bodies: NodeClaim names carry a hash
+// of the Workspace's uid, and nodes and VMs embed them.
+inline Snapshot canonical_names(const Snapshot& snap) {
+  std::vector<std::string> claims;
+  for (const auto& [key, obj] : snap)
+    if (key.rfind("NodeClaim/", 0) == 0) claims.push_back(obj["metadata"]["name"]);
+  std::sort(claims.begin(), claims.end());
+  auto rename = [&claims](std::string text) {
+    for (size_t i = 0; i < claims.size(); ++i)
+      text = std::regex_replace(text, std::regex(claims[i]), "nodeclaim" + std::to_string(i));
+    text = std::regex_replace(text, std::regex("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss"), "aks-$1-VMSS-vmss");
+    return std::regex_replace(text, std::regex(R"("kaito.sh/creation-timestamp":"[^"]*")"),
+                              R"("kaito.sh/creation-timestamp":"T")");
+  };
+  Snapshot out;
+  for (const auto& [key, obj] : snap) out[rename(key)] = json::parse(rename(obj.dump()));
+  return out;
+}
+
 // Drops what legitimately differs between two runs: identities, versions, clocks (the live operator
-// stamps wall-clock times), and generated names (mapped to stable placeholders by creation order).
+// stamps wall-clock times), and generated names.
 inline std::string normalize(const Snapshot& snap) {
   static const std::set<std::string> dropped = {
       "uid",       "resourceVersion", "creationTimestamp", "lastTransitionTime", "lastHeartbeatTime", "lastProbeTime",
@@ -82,34 +101,35 @@ inline std::string normalize(const Snapshot& snap) {
     }
   };
   std::string text;
-  for (const auto& [key, obj] : snap) {
+  for (const auto& [key, obj] : canonical_names(snap)) {
     json o = obj;
     scrub(o);
     text += key + " " + o.dump() + "\n";
   }
-  // NodeClaim names carry a hash of the Workspace's uid; nodes and VMs embed them.
-  std::vector<std::string> claims;
-  for (const auto& [key, obj] : snap)
-    if (key.rfind("NodeClaim/", 0) == 0) claims.push_back(obj["metadata"]["name"]);
-  std::sort(claims.begin(), claims.end());
-  for (size_t i = 0; i < claims.size(); ++i)
-    text = std::regex_replace(text, std::regex(claims[i]), "nodeclaim" + std::to_string(i));
-  text = std::regex_replace(text, std::regex("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss"), "aks-$1-VMSS-vmss");
-  text = std::regex_replace(text, std::regex(R"("kaito.sh/creation-timestamp":"[^"]*")"),
-                            R"("kaito.sh/creation-timestamp":"T")");
   return text;
 }
 
-// The first line where two normalised snapshots differ, for a readable failure.
-inline std::string first_difference(const std::string& a, const std::string& b) {
+// The first lines (up to `max`) where two normalised snapshots differ, each with the JSON patch (RFC 6902)
+// from the expected object to the actual one when both exist, for a readable failure.
+inline std::string first_difference(const std::string& a, const std::string& b, int max = 1) {
   std::istringstream as(a), bs(b);
-  std::string la, lb;
-  while (true) {
+  std::string la, lb, out;
+  while (max > 0) {
     const bool ga = static_cast<bool>(std::getline(as, la));
     const bool gb = static_cast<bool>(std::getline(bs, lb));
-    if (!ga && !gb) return "";
-    if (la != lb) return "in-process: " + (ga ? la : "<end>") + "\nlive:       " + (gb ? lb : "<end>");
+    if (!ga && !gb) break;
+    if (la != lb) {
+      const size_t sa = la.find(' '), sb = lb.find(' ');
+      if (ga && gb && sa != std::string::npos && la.substr(0, sa) == lb.substr(0, sb)) {
+        out += la.substr(0, sa) + " differs: " +
+               json::diff(json::parse(la.substr(sa + 1)), json::parse(lb.substr(sb + 1))).dump() + "\n";
+      } else {
+        out += "in-process: " + (ga ? la : "<end>") + "\nlive:       " + (gb ? lb : "<end>") + "\n";
+      }
+      --max;
+    }
   }
+  return out;
 }
 
 }  // namespace ktwin::testing
