@@ -23,7 +23,7 @@ echo "clang-format: ${#files[@]} files clean"
 # A configure-only clang tree gives clang-tidy its compile commands (no precompiled headers to confuse it).
 CC=clang CXX=clang++ cmake -S . -B build-tidy -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
   -DCMAKE_DISABLE_PRECOMPILE_HEADERS=ON -DKTWIN_BUILD_BENCH=OFF >/dev/null
-run-clang-tidy -p build-tidy -j "$jobs" -quiet "$root/(bench|catalog|cli|cluster_model|core|fuzz|gpu_model|live|reports|serve|sim|tests)/.*\.cc$" \
+run-clang-tidy -p build-tidy -j "$jobs" -quiet "$root/(bench|catalog|cli|cluster_model|core|fuzz|gpu_model|live|reports|serve|sim|tests|twin)/.*\.cc$" \
   > build-tidy/tidy.log 2>&1 || {
   grep -E "(warning|error):" build-tidy/tidy.log | sort -u
   echo "clang-tidy: failed (full log: build-tidy/tidy.log)"

@@ -120,8 +120,8 @@ struct World::Parts {
 };
 
 World::World(Cluster& api, Cluster& provisioner_api, Executor& executor, Clock& clock, const catalog::Catalog& cat,
-             WorldConfig config, cluster_model::DurationSampler sample, cluster_model::ModelEventSink sink,
-             EventRecorder& events)
+             WorldConfig config, const cluster_model::DurationSampler& sample,
+             const cluster_model::ModelEventSink& sink, EventRecorder& events)
     : api_(api), clock_(clock), config_(std::move(config)), parts_(std::make_unique<Parts>()) {
   Parts& p = *parts_;
   const WorldParts& on = config_.parts;

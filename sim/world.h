@@ -62,7 +62,7 @@ class World {
   //! `api`: what the modelled actors use. `provisioner_api`: what the core's provisioner roles use (the
   //! simulator may put injected faults there). `events` records the provisioner's Events.
   World(Cluster& api, Cluster& provisioner_api, Executor& executor, Clock& clock, const catalog::Catalog& catalog,
-        WorldConfig config, cluster_model::DurationSampler sample, cluster_model::ModelEventSink sink,
+        WorldConfig config, const cluster_model::DurationSampler& sample, const cluster_model::ModelEventSink& sink,
         EventRecorder& events);
   ~World();
   World(const World&) = delete;

@@ -121,8 +121,8 @@ inline std::string first_difference(const std::string& a, const std::string& b, 
     if (la != lb) {
       const size_t sa = la.find(' '), sb = lb.find(' ');
       if (ga && gb && sa != std::string::npos && la.substr(0, sa) == lb.substr(0, sb)) {
-        out += la.substr(0, sa) + " differs: " +
-               json::diff(json::parse(la.substr(sa + 1)), json::parse(lb.substr(sb + 1))).dump() + "\n";
+        out += la.substr(0, sa) +
+               " differs: " + json::diff(json::parse(la.substr(sa + 1)), json::parse(lb.substr(sb + 1))).dump() + "\n";
       } else {
         out += "in-process: " + (ga ? la : "<end>") + "\nlive:       " + (gb ? lb : "<end>") + "\n";
       }
