@@ -159,17 +159,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   OperatorConfig op;
   op.cloud = cloud;
   op.node_class = default_node_class_config(cloud);
-  switch (sc.cluster.node_provisioner) {
-    case ProvisionerKind::kGpuProvisioner:
-      op.node_provisioner = NodeProvisionerKind::kGpuProvisioner;
-      break;
-    case ProvisionerKind::kKarpenter:
-      op.node_provisioner = NodeProvisionerKind::kKarpenter;
-      break;
-    case ProvisionerKind::kByo:
-      op.node_provisioner = NodeProvisionerKind::kByo;
-      break;
-  }
+  op.node_provisioner = node_provisioner_of(sc.cluster.node_provisioner);
 
   // The API server's admission: KAITO's validating webhook for Workspaces.
   admission::AdmissionContext actx;
@@ -178,23 +168,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
   actx.cloud = cloud;
   actx.node_auto_provisioning = op.nap();
   std::vector<ObjectPtr> admission_pins;  // keeps looked-up objects alive during a review
-  actx.find_config_map = [&store, &admission_pins](std::string_view ns, std::string_view name) -> const Object* {
-    auto cm = store.get("ConfigMap", ns, name);
-    if (!cm) return nullptr;
-    admission_pins.push_back(cm.value());
-    return cm.value().get();
-  };
-  actx.find_nodes = [&store, &admission_pins](const LabelSelector& sel) {
-    std::vector<const Object*> nodes;
-    ListOptions opts;
-    opts.selector = sel;
-    if (auto r = store.list("Node", opts))
-      for (const auto& n : r.value()) {
-        admission_pins.push_back(n);
-        nodes.push_back(n.get());
-      }
-    return nodes;
-  };
+  lookups_from(store, admission_pins, actx);
   store.set_admission([&actx, &admission_pins](const Object* old_obj, const Object& obj) -> Status {
     if (obj.kind != "Workspace") return {};
     auto result = old_obj ? admission::review_workspace_update(*old_obj, obj, actx)

@@ -10,6 +10,7 @@
 #include "cluster_model/scheduler.h"
 #include "cluster_model/sim_cloud.h"
 #include "cluster_model/statefulset_controller.h"
+#include "core/admission/workspace_validation.h"
 #include "core/api/workspace.h"
 #include "core/controllers/nodeclaim_controller.h"
 #include "core/controllers/nodepool_controller.h"
@@ -100,6 +101,38 @@ Object apply_onto(const Object& existing, const Object& manifest) {
   updated.body = manifest.body;
   if (!status.is_null()) updated.body["status"] = status;
   return updated;
+}
+
+NodeProvisionerKind node_provisioner_of(ProvisionerKind kind) {
+  switch (kind) {
+    case ProvisionerKind::kKarpenter:
+      return NodeProvisionerKind::kKarpenter;
+    case ProvisionerKind::kByo:
+      return NodeProvisionerKind::kByo;
+    case ProvisionerKind::kGpuProvisioner:
+      break;
+  }
+  return NodeProvisionerKind::kGpuProvisioner;
+}
+
+void lookups_from(Cluster& api, std::vector<ObjectPtr>& pins, admission::AdmissionContext& ctx) {
+  ctx.find_config_map = [&api, &pins](std::string_view ns, std::string_view name) -> const Object* {
+    auto cm = api.get("ConfigMap", ns, name);
+    if (!cm) return nullptr;
+    pins.push_back(cm.value());
+    return cm.value().get();
+  };
+  ctx.find_nodes = [&api, &pins](const LabelSelector& sel) {
+    std::vector<const Object*> nodes;
+    ListOptions opts;
+    opts.selector = sel;
+    if (auto r = api.list("Node", opts))
+      for (const auto& n : r.value()) {
+        pins.push_back(n);
+        nodes.push_back(n.get());
+      }
+    return nodes;
+  };
 }
 
 struct World::Parts {

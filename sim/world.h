@@ -19,6 +19,9 @@
 namespace ktwin {
 class EventRecorder;
 }
+namespace ktwin::admission {
+struct AdmissionContext;
+}
 namespace ktwin::cluster_model {
 class SimCloud;
 class Kubelet;
@@ -56,6 +59,13 @@ struct WorldConfig {
 //! What `kubectl apply` of `manifest` onto `existing` leaves: the manifest's spec, labels and annotations,
 //! with what the server and controllers own kept (status, uid, finalizers, KAITO's workspace annotations).
 Object apply_onto(const Object& existing, const Object& manifest);
+
+//! The core's provisioner kind for a scenario's `node_provisioner`.
+NodeProvisionerKind node_provisioner_of(ProvisionerKind kind);
+
+//! Points the admission context's ConfigMap and Node lookups at `api`; looked-up objects stay in `pins`
+//! until the caller clears it after the review.
+void lookups_from(Cluster& api, std::vector<ObjectPtr>& pins, admission::AdmissionContext& ctx);
 
 class World {
  public:

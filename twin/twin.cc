@@ -164,17 +164,7 @@ int Twin::run() {
   sim::WorldConfig wc;
   wc.cloud = cloud;
   wc.region = cluster.region.empty() ? "eastus" : cluster.region;
-  switch (cluster.node_provisioner) {
-    case sim::ProvisionerKind::kGpuProvisioner:
-      wc.provisioner = NodeProvisionerKind::kGpuProvisioner;
-      break;
-    case sim::ProvisionerKind::kKarpenter:
-      wc.provisioner = NodeProvisionerKind::kKarpenter;
-      break;
-    case sim::ProvisionerKind::kByo:
-      wc.provisioner = NodeProvisionerKind::kByo;
-      break;
-  }
+  wc.provisioner = sim::node_provisioner_of(cluster.node_provisioner);
   wc.parts = options_.parts;
   wc.quota = cluster.quota;
   wc.datasets = &cluster.datasets;
@@ -206,23 +196,7 @@ int Twin::run() {
   actx.cloud = cloud;
   actx.node_auto_provisioning = wc.provisioner != NodeProvisionerKind::kByo;
   std::vector<ObjectPtr> pins;
-  actx.find_config_map = [&s, &pins](std::string_view ns, std::string_view name) -> const Object* {
-    auto cm = s.api->get("ConfigMap", ns, name);
-    if (!cm) return nullptr;
-    pins.push_back(cm.value());
-    return cm.value().get();
-  };
-  actx.find_nodes = [&s, &pins](const LabelSelector& sel) {
-    std::vector<const Object*> nodes;
-    ListOptions opts;
-    opts.selector = sel;
-    if (auto r = s.api->list("Node", opts))
-      for (const auto& n : r.value()) {
-        pins.push_back(n);
-        nodes.push_back(n.get());
-      }
-    return nodes;
-  };
+  sim::lookups_from(*s.api, pins, actx);
   // kubectl apply: create, or update what exists keeping what the server and controllers own.
   auto apply = [&](const sim::ManifestSource& m) {
     const std::string name = who(m.namespace_, m.name);

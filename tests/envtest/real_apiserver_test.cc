@@ -186,7 +186,13 @@ class RealApiServer : public ::testing::Test {
   static constexpr double kSpeed = 60;
 
   void SetUp() override {
-    sc_ = sim::load_scenario(kSource + "/scenarios/quickstart-phi3.yaml");
+    cp_ = std::make_unique<ControlPlane>();
+    ASSERT_TRUE(cp_->started()) << cp_->error();
+  }
+
+  // The scenario, and the objects its in-process run leaves at its end.
+  void load(const std::string& scenario) {
+    sc_ = sim::load_scenario(kSource + "/scenarios/" + scenario);
     sim::RunOptions ro;
     ro.drive = [this](sim::Kernel& kernel, cluster_model::ObjectStore& store) {
       const Time end = kernel.now() + sc_.duration;
@@ -194,9 +200,7 @@ class RealApiServer : public ::testing::Test {
       expected_ = testing::snapshot(store);
       return end;
     };
-    sim::run_scenario(sc_, catalog::default_catalog(), ro);
-    cp_ = std::make_unique<ControlPlane>();
-    ASSERT_TRUE(cp_->started()) << cp_->error();
+    outcome_ = sim::run_scenario(sc_, catalog::default_catalog(), ro);
   }
 
   // The live objects equal the in-process ones, leaving out what the real API server adds by defaulting,
@@ -249,10 +253,12 @@ class RealApiServer : public ::testing::Test {
 
   sim::Scenario sc_;
   testing::Snapshot expected_;
+  sim::RunOutcome outcome_;
   std::unique_ptr<ControlPlane> cp_;
 };
 
 TEST_F(RealApiServer, QuickstartSucceedsWithTheObjectsOfTheInProcessRun) {
+  load("quickstart-phi3.yaml");
   LiveRun live = run_live(*cp_, sc_, kSpeed, 300s);
   EXPECT_TRUE(live.succeeded) << "WorkspaceSucceeded is not True";
   EXPECT_EQ(live.operator_exit, 0);
@@ -279,6 +285,7 @@ TEST_F(RealApiServer, QuickstartSucceedsWithTheObjectsOfTheInProcessRun) {
 }
 
 TEST_F(RealApiServer, ConvergesThroughAnApiServerRestartShortWatchesAndAConflictingWriter) {
+  load("quickstart-phi3.yaml");
   std::atomic<int> pokes{0};
   bool restarted = false;
   LiveRun live = run_live(*cp_, sc_, kSpeed, 2s, [&] {
@@ -316,6 +323,22 @@ TEST_F(RealApiServer, ConvergesThroughAnApiServerRestartShortWatchesAndAConflict
               static_cast<unsigned long long>(live.status.reconciles),
               static_cast<unsigned long long>(live.status.reconcile_errors),
               static_cast<unsigned long long>(live.status.requeues), pokes.load());
+  expect_same_objects(live);
+}
+
+// A timeline fault played by the twin: the VM under the ready workspace dies at 20 minutes; the Node goes
+// Unknown, the gpu-provisioner role repairs it after 10 minutes, the pod is collected and recreated on the
+// operator's replacement NodeClaim. Real deletions (finalizers, graceful pod deletion) on the real server.
+TEST_F(RealApiServer, NodeFailureIsRepairedAsInTheInProcessRun) {
+  load("node-failure-repair.yaml");
+  LiveRun live = run_live(*cp_, sc_, 180, 300s);
+  EXPECT_TRUE(live.succeeded) << "WorkspaceSucceeded is not True";
+  EXPECT_EQ(live.operator_exit, 0);
+  EXPECT_EQ(live.twin_exit, 0);
+  int64_t created_in_process = 0;
+  for (const auto& w : outcome_.summary["workspaces"]) created_in_process += w.value("nodeclaims_created", 0);
+  EXPECT_EQ(created_in_process, 2);
+  EXPECT_EQ(static_cast<int64_t>(live.nodeclaims_created.size()), created_in_process);
   expect_same_objects(live);
 }
 
