@@ -2,6 +2,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "cluster_model/sim_cloud.h"
 #include "core/admission/workspace_validation.h"
@@ -54,6 +55,10 @@ class ScaledExecutor final : public Executor {
 
 // Hands every watch event to the executor, so the actors see them on their own thread, in order. close()
 // stops deliveries before the actors go away.
+// The actors were written against the simulated API server, which never goes away; a real one restarts.
+// Calls that fail as unavailable or throttled are retried until it is back (the world pauses meanwhile, as
+// a kubelet keeps retrying), for at most two minutes or until close(). A create or delete whose earlier
+// attempt may have landed counts AlreadyExists / NotFound as done.
 class SerialCluster final : public Cluster {
  public:
   SerialCluster(Cluster& inner, Executor& executor)
@@ -61,24 +66,39 @@ class SerialCluster final : public Cluster {
   void close() { *open_ = false; }
 
   Result<ObjectPtr> get(std::string_view kind, std::string_view ns, std::string_view name) override {
-    return inner_.get(kind, ns, name);
+    return outlast([&](bool) { return inner_.get(kind, ns, name); });
   }
   Result<std::vector<ObjectPtr>> list(std::string_view kind, const ListOptions& opts = {}) override {
-    return inner_.list(kind, opts);
+    return outlast([&](bool) { return inner_.list(kind, opts); });
   }
-  Result<ObjectPtr> create(Object obj) override { return inner_.create(std::move(obj)); }
-  Result<ObjectPtr> update(Object obj) override { return inner_.update(std::move(obj)); }
-  Result<ObjectPtr> update_status(Object obj) override { return inner_.update_status(std::move(obj)); }
+  Result<ObjectPtr> create(Object obj) override {
+    return outlast([&](bool retried) -> Result<ObjectPtr> {
+      auto r = inner_.create(obj);
+      if (!r && retried && r.error().code == ErrorCode::kAlreadyExists && obj.meta.generate_name.empty())
+        return inner_.get(obj.kind, obj.meta.namespace_, obj.meta.name);
+      return r;
+    });
+  }
+  Result<ObjectPtr> update(Object obj) override {
+    return outlast([&](bool) { return inner_.update(obj); });
+  }
+  Result<ObjectPtr> update_status(Object obj) override {
+    return outlast([&](bool) { return inner_.update_status(obj); });
+  }
   Result<ObjectPtr> patch(std::string_view kind, std::string_view ns, std::string_view name, const json& merge_patch,
                           bool status = false) override {
-    return inner_.patch(kind, ns, name, merge_patch, status);
+    return outlast([&](bool) { return inner_.patch(kind, ns, name, merge_patch, status); });
   }
   Status remove(std::string_view kind, std::string_view ns, std::string_view name,
                 const DeleteOptions& opts = {}) override {
-    return inner_.remove(kind, ns, name, opts);
+    return outlast([&](bool retried) -> Status {
+      Status st = inner_.remove(kind, ns, name, opts);
+      if (!st && retried && st.error().code == ErrorCode::kNotFound) return {};
+      return st;
+    });
   }
   Status bind_pod(std::string_view ns, std::string_view name, std::string_view node_name) override {
-    return inner_.bind_pod(ns, name, node_name);
+    return outlast([&](bool) { return inner_.bind_pod(ns, name, node_name); });
   }
   std::unique_ptr<WatchSubscription> watch(std::string_view kind, std::string_view ns, WatchHandler handler) override {
     auto h = std::make_shared<WatchHandler>(std::move(handler));
@@ -93,6 +113,20 @@ class SerialCluster final : public Cluster {
   }
 
  private:
+  template <typename Call>
+  auto outlast(const Call& call) -> decltype(call(false)) {
+    auto backoff = std::chrono::milliseconds(200);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    for (bool retried = false;; retried = true) {
+      auto r = call(retried);
+      if (r || !*open_ || std::chrono::steady_clock::now() > deadline) return r;
+      const ErrorCode code = r.error().code;
+      if (code != ErrorCode::kUnavailable && code != ErrorCode::kTooManyRequests) return r;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
   Cluster& inner_;
   Executor& executor_;
   std::shared_ptr<std::atomic<bool>> open_;

@@ -304,8 +304,10 @@ TEST_F(RealApiServer, ConvergesThroughAnApiServerRestartShortWatchesAndAConflict
     // Mid-provisioning the API server dies (SIGKILL) and comes back on the same etcd: every watch breaks
     // and the new server's watch cache starts at the current revision, so old resourceVersions are gone.
     std::this_thread::sleep_for(4s);
+    // Down for 3 s plus its start-up: longer than the HTTP client's own retries, so the twin's world must
+    // wait for the server rather than drop a step.
     restarted = cp_->kill_apiserver();
-    std::this_thread::sleep_for(1s);
+    std::this_thread::sleep_for(3s);
     restarted = restarted && cp_->start_apiserver();
     std::this_thread::sleep_for(4s);
     done = true;
