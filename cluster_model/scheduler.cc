@@ -138,7 +138,6 @@ bool tolerates(const json& tolerations, const Taint& taint) {
 
 namespace {
 
-constexpr const char* kNotReadyTaint = "node.kubernetes.io/not-ready";
 constexpr const char* kUnschedulableTaint = "node.kubernetes.io/unschedulable";
 
 //! Resources by interned id (index into Impl::resource_names_), so filters index arrays, not maps.
@@ -505,9 +504,9 @@ class Scheduler::Impl : public Reconciler {
       return fail("node(s) were unschedulable");
     if (!n.ready) {
       bool tainted = false;
-      for (const auto& t : n.taints) tainted = tainted || t.key == kNotReadyTaint;
-      if (!tainted && !tolerates(req.tolerations, Taint{kNotReadyTaint, "", "NoSchedule"}))
-        return fail(std::string("node(s) had untolerated taint {") + kNotReadyTaint + ": }");
+      for (const auto& t : n.taints) tainted = tainted || t.key == kNotReadyTaintKey;
+      if (!tainted && !tolerates(req.tolerations, Taint{kNotReadyTaintKey, "", "NoSchedule"}))
+        return fail(std::string("node(s) had untolerated taint {") + kNotReadyTaintKey + ": }");
     }
     for (const auto& t : n.taints)
       if (!tolerates(req.tolerations, t)) return fail("node(s) had untolerated taint {" + t.key + ": " + t.value + "}");

@@ -28,6 +28,9 @@ ResourceList pod_requests(const json& pod_spec);
 //! Kubernetes toleration matching of `taint` against a pod's spec.tolerations (null or array).
 bool tolerates(const json& tolerations, const Taint& taint);
 
+//! The taint the node lifecycle controller keeps on a Node until it is Ready (NoSchedule).
+inline constexpr const char* kNotReadyTaintKey = "node.kubernetes.io/not-ready";
+
 struct SchedulerOptions {
   std::string scheduler_name = "default-scheduler";  //!< pods naming another scheduler are left alone
   std::string gpu_resource = "nvidia.com/gpu";       //!< the resource bin-packing scores on

@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "cluster_model/scheduler.h"
 #include "cluster_model/sim_cloud.h"
 #include "core/admission/workspace_validation.h"
 #include "core/k8s/conditions.h"
@@ -53,15 +54,15 @@ class ScaledExecutor final : public Executor {
   std::unique_ptr<live::ThreadPoolExecutor> pool_;
 };
 
-// Hands every watch event to the executor, so the actors see them on their own thread, in order. close()
-// stops deliveries before the actors go away.
-// The actors were written against the simulated API server, which never goes away; a real one restarts.
+// The actors' view of the API server. Serialized: every watch event is handed to the executor, so the actors
+// see them on their own thread, in order; close() stops deliveries before the actors go away. Retrying:
+// the actors were written against the simulated API server, which never goes away; a real one restarts.
 // Calls that fail as unavailable or throttled are retried until it is back (the world pauses meanwhile, as
 // a kubelet keeps retrying), for at most two minutes or until close(). A create or delete whose earlier
 // attempt may have landed counts AlreadyExists / NotFound as done.
-class SerialCluster final : public Cluster {
+class SerializedRetryingCluster final : public Cluster {
  public:
-  SerialCluster(Cluster& inner, Executor& executor)
+  SerializedRetryingCluster(Cluster& inner, Executor& executor)
       : inner_(inner), executor_(executor), open_(std::make_shared<std::atomic<bool>>(true)) {}
   void close() { *open_ = false; }
 
@@ -132,8 +133,6 @@ class SerialCluster final : public Cluster {
   std::shared_ptr<std::atomic<bool>> open_;
 };
 
-constexpr const char* kNotReadyTaint = "node.kubernetes.io/not-ready";
-
 std::string who(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
 
 }  // namespace
@@ -143,7 +142,7 @@ struct Twin::State {
   std::unique_ptr<live::LiveCluster> live;
   std::unique_ptr<ScaledClock> clock;
   std::unique_ptr<ScaledExecutor> executor;
-  std::unique_ptr<SerialCluster> api;
+  std::unique_ptr<SerializedRetryingCluster> api;
   std::unique_ptr<EventRecorder> events;
   std::unique_ptr<sim::LatencyModel> latency;
   std::unique_ptr<sim::World> world;
@@ -183,7 +182,7 @@ int Twin::run() {
   }
   s.clock = std::make_unique<ScaledClock>(options_.speed);
   s.executor = std::make_unique<ScaledExecutor>(options_.speed);
-  s.api = std::make_unique<SerialCluster>(*s.live, *s.executor);
+  s.api = std::make_unique<SerializedRetryingCluster>(*s.live, *s.executor);
   s.events = std::make_unique<EventRecorder>(*s.api, *s.clock, "gpu-provisioner");
   s.latency = std::make_unique<sim::LatencyModel>(seed, cluster.provisioning);
   cluster_model::DurationSampler sample = [&s](std::string_view phase, std::string_view subject) {
@@ -290,7 +289,7 @@ int Twin::run() {
         if (!taints.is_array()) return;
         json kept = json::array();
         for (const auto& t : taints)
-          if (t.value("key", "") != kNotReadyTaint) kept.push_back(t);
+          if (t.value("key", "") != cluster_model::kNotReadyTaintKey) kept.push_back(t);
         if (kept.size() == taints.size()) return;
         Object updated = *node.value();
         if (kept.empty())
@@ -299,7 +298,7 @@ int Twin::run() {
           updated.body["spec"]["taints"] = kept;
         auto r = s.api->update(std::move(updated));
         if (r) {
-          log_.info("twin", "node ready: removed taint " + std::string(kNotReadyTaint),
+          log_.info("twin", "node ready: removed taint " + std::string(cluster_model::kNotReadyTaintKey),
                     {{"node", e.object->meta.name}});
           return;
         }
@@ -320,10 +319,10 @@ int Twin::run() {
           const bool ours = own_nodes.count(n->meta.name) || !s.world->cloud()->instance_of_node(n->meta.name).empty();
           if (!ours || !condition_is_true(n->at("/status/conditions"), "Ready")) continue;
           const std::string now = live::format_micro_time(s.clock->now());
-          Result<ObjectPtr> r = s.api->get("Lease", "kube-node-lease", n->meta.name);
-          if (r) {
-            r = s.api->patch("Lease", "kube-node-lease", n->meta.name, {{"spec", {{"renewTime", now}}}});
-          } else {
+          // Renewal is the common case: one patch; create only when the Lease is not there yet.
+          Result<ObjectPtr> r =
+              s.api->patch("Lease", "kube-node-lease", n->meta.name, {{"spec", {{"renewTime", now}}}});
+          if (!r && r.error().code == ErrorCode::kNotFound) {
             Object l;
             l.api_version = "coordination.k8s.io/v1";
             l.kind = "Lease";
