@@ -1,5 +1,8 @@
 #include "live/cached_cluster.h"
 
+#include <algorithm>
+#include <optional>
+
 namespace ktwin::live {
 
 struct CachedCluster::Informer {
@@ -7,6 +10,7 @@ struct CachedCluster::Informer {
   std::string ns;
   bool synced = false;
   std::map<std::string, ObjectPtr> objects;  // "namespace/name"
+  uint64_t seen_up_to = 0;  // highest resourceVersion the watch or a list has shown (0: none or not numeric)
   std::map<uint64_t, WatchHandler> handlers;
   std::unique_ptr<WatchSubscription> source;  // the API server watch feeding this informer
 };
@@ -30,15 +34,19 @@ struct CachedCluster::Subscription : WatchSubscription {
 namespace {
 std::string object_key(const Object& o) { return o.meta.namespace_ + "/" + o.meta.name; }
 
-// resourceVersions are opaque, but etcd's are increasing integers; when both parse, older ones lose.
+// resourceVersions are opaque, but etcd's are increasing integers (one counter for all kinds); nullopt when
+// this one is not, and then no ordering is assumed.
+std::optional<uint64_t> revision(const std::string& rv) {
+  if (rv.empty() || rv.size() > 19 || rv.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(rv);
+}
+
+// When both parse, older ones lose.
 bool older(const ObjectPtr& candidate, const ObjectPtr& cached) {
   if (!cached) return false;
-  const std::string& a = candidate->meta.resource_version;
-  const std::string& b = cached->meta.resource_version;
-  if (a.empty() || b.empty() || a.size() > 19 || b.size() > 19) return false;
-  if (a.find_first_not_of("0123456789") != std::string::npos || b.find_first_not_of("0123456789") != std::string::npos)
-    return false;
-  return std::stoull(a) < std::stoull(b);
+  const auto a = revision(candidate->meta.resource_version);
+  const auto b = revision(cached->meta.resource_version);
+  return a && b && *a < *b;
 }
 }  // namespace
 
@@ -96,6 +104,7 @@ std::unique_ptr<WatchSubscription> CachedCluster::watch(std::string_view kind, s
           if (!self) return;
           std::lock_guard<std::mutex> lock(mu_);
           const std::string key = object_key(*ev.object);
+          if (auto rv = revision(ev.object->meta.resource_version)) self->seen_up_to = std::max(self->seen_up_to, *rv);
           if (ev.type == WatchEventType::kDeleted) {
             self->objects.erase(key);
           } else {
@@ -107,11 +116,24 @@ std::unique_ptr<WatchSubscription> CachedCluster::watch(std::string_view kind, s
           queue_.push_back(std::move(p));
           cv_.notify_all();
         },
-        [this, weak] {
+        [this, weak](const InformerListing& listing) {
           auto self = weak.lock();
           if (!self) return;
           std::lock_guard<std::mutex> lock(mu_);
           self->synced = true;
+          const auto listed_at = revision(listing.resource_version);
+          if (!listed_at) return;
+          self->seen_up_to = std::max(self->seen_up_to, *listed_at);
+          // The list's differences have been delivered, so what is cached but not listed came from our own
+          // writes only. If such a write is not newer than the list, the object went away while the watch
+          // was broken (its DELETED never reached us): drop it, or it would stay cached until restart.
+          for (auto it = self->objects.begin(); it != self->objects.end();) {
+            const auto rv = revision(it->second->meta.resource_version);
+            if (!listing.keys.contains(it->first) && rv && *rv <= *listed_at)
+              it = self->objects.erase(it);
+            else
+              ++it;
+          }
         });
     std::lock_guard<std::mutex> lock(mu_);
     inf->source = std::move(source);
@@ -202,8 +224,16 @@ Result<ObjectPtr> CachedCluster::remember(Result<ObjectPtr> written) {
   for (const std::string& scope : {std::string(), obj->meta.namespace_}) {
     auto it = informers_.find(obj->kind + "/" + scope);
     if (it != informers_.end() && it->second->synced) {
-      auto& slot = it->second->objects[object_key(*obj)];
-      if (!older(obj, slot)) slot = obj;
+      Informer& inf = *it->second;
+      const std::string key = object_key(*obj);
+      auto cached = inf.objects.find(key);
+      if (cached != inf.objects.end()) {
+        if (!older(obj, cached->second)) cached->second = obj;
+      } else {
+        // Not cached although the watch has shown this version or later: it was deleted since.
+        const auto rv = revision(obj->meta.resource_version);
+        if (!rv || *rv > inf.seen_up_to) inf.objects.emplace(key, obj);
+      }
     }
     if (obj->meta.namespace_.empty()) break;
   }

@@ -1,7 +1,8 @@
 // The informer cache, as controller-runtime's: every watch of a kind shares one informer (list, then
 // watch), whose store is updated before its events reach any handler, and once it has synced, get and
 // list of that kind are answered from the store. A reconcile triggered by an event therefore reads a
-// state at least as new as that event. Writes go to the API server; the cache learns of them by watch.
+// state at least as new as that event. Writes go to the API server, and its answers enter the store at
+// once (see create()); everything else the cache learns by watch.
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -27,6 +28,8 @@ class CachedCluster : public Cluster {
   //! Writes go to the API server; what it answers also enters the cache at once (when newer than what is
   //! cached), so a reconcile that follows its own write sees it even before the watch event arrives. Without
   //! this a second reconcile triggered meanwhile would, like any cache reader, create a NodeClaim twice.
+  //! An answer is not cached when the watch has already gone past it and the object is gone (deleted in
+  //! between), and a relist drops cached writes it does not list (deleted while the watch was broken).
   Result<ObjectPtr> create(Object obj) override { return remember(live_.create(std::move(obj))); }
   Result<ObjectPtr> update(Object obj) override { return remember(live_.update(std::move(obj))); }
   Result<ObjectPtr> update_status(Object obj) override { return remember(live_.update_status(std::move(obj))); }

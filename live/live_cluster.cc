@@ -46,12 +46,12 @@ Error unknown_kind(std::string_view kind) {
 class InformerWatch : public WatchSubscription {
  public:
   InformerWatch(std::shared_ptr<HttpClient> client, const ResourceInfo& info, std::string ns, WatchHandler handler,
-                LiveClusterOptions options, std::function<void()> on_synced)
+                LiveClusterOptions options, std::function<void(const InformerListing&)> on_listed)
       : client_(std::move(client)),
         info_(info),
         ns_(std::move(ns)),
         handler_(std::move(handler)),
-        on_synced_(std::move(on_synced)),
+        on_listed_(std::move(on_listed)),
         options_(options) {
     thread_ = std::thread([this] { run(); });
   }
@@ -184,9 +184,10 @@ class InformerWatch : public WatchSubscription {
     while (!stopped_) {
       if (!listed) {
         listed = relist();
-        if (listed && on_synced_) {
-          on_synced_();
-          on_synced_ = nullptr;
+        if (listed && on_listed_) {
+          InformerListing listing{resource_version_, {}};
+          for (const auto& [k, known] : known_) listing.keys.insert(listing.keys.end(), k);
+          on_listed_(listing);
         }
         if (!listed && !pause(options_.relist_backoff)) return;
         continue;
@@ -199,7 +200,7 @@ class InformerWatch : public WatchSubscription {
   const ResourceInfo& info_;
   std::string ns_;
   WatchHandler handler_;
-  std::function<void()> on_synced_;  // once, after the first list was delivered
+  std::function<void(const InformerListing&)> on_listed_;  // after every list was delivered
   LiveClusterOptions options_;
   std::map<std::string, Known> known_;
   std::string resource_version_;
@@ -366,11 +367,12 @@ std::unique_ptr<WatchSubscription> LiveCluster::watch(std::string_view kind, std
 }
 
 std::unique_ptr<WatchSubscription> LiveCluster::informer(std::string_view kind, std::string_view ns,
-                                                         WatchHandler handler, std::function<void()> on_synced) {
+                                                         WatchHandler handler,
+                                                         std::function<void(const InformerListing&)> on_listed) {
   const ResourceInfo* info = resource_info(kind);
   if (!info) return nullptr;
   return std::make_unique<InformerWatch>(client_, *info, std::string(ns), std::move(handler), options_,
-                                         std::move(on_synced));
+                                         std::move(on_listed));
 }
 
 }  // namespace ktwin::live

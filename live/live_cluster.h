@@ -5,6 +5,7 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -12,6 +13,12 @@
 #include "live/http_client.h"
 
 namespace ktwin::live {
+
+//! What one list of an informer saw: the list's resourceVersion and every object's "namespace/name".
+struct InformerListing {
+  std::string resource_version;
+  std::set<std::string> keys;
+};
 
 struct LiveClusterOptions {
   //! Server-side timeout of one watch request; the informer re-watches from the last resourceVersion.
@@ -35,9 +42,10 @@ class LiveCluster : public Cluster {
   Status bind_pod(std::string_view ns, std::string_view name, std::string_view node_name) override;
   //! Events arrive on a thread of their own, one at a time, in the server's order.
   std::unique_ptr<WatchSubscription> watch(std::string_view kind, std::string_view ns, WatchHandler handler) override;
-  //! watch(), and `on_synced` once the first list has been delivered (on the watch's thread).
+  //! watch(), and `on_listed` after every list once its differences have been delivered (on the watch's
+  //! thread): the first call means synced; later ones follow relists (410 Gone, a refused watch).
   std::unique_ptr<WatchSubscription> informer(std::string_view kind, std::string_view ns, WatchHandler handler,
-                                              std::function<void()> on_synced);
+                                              std::function<void(const InformerListing&)> on_listed);
 
  private:
   std::shared_ptr<HttpClient> client_;

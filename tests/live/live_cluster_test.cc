@@ -1,8 +1,9 @@
 // The Cluster port over HTTP against a small fake API server (ConfigMaps in one namespace, with
 // resourceVersions, conflicts, merge patch, label selectors and a watch whose history can be
-// compacted): error codes map to the core's, and a watch that loses its history relists and delivers
-// exactly what changed.
+// compacted): error codes map to the core's, a watch that loses its history relists and delivers
+// exactly what changed, and the informer cache never keeps a write whose object is gone.
 #include "live/live_cluster.h"
+#include "live/cached_cluster.h"
 #include "tests/support/test_objects.h"
 
 #include <gtest/gtest.h>
@@ -61,7 +62,7 @@ class FakeApiServer {
       reply(res, 201, objects_[name]);
     });
     server_.Put(base + "/(.+)", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard<std::mutex> lock(mu_);
+      std::unique_lock<std::mutex> lock(mu_);
       json obj = json::parse(req.body);
       auto it = objects_.find(req.matches[1]);
       if (it == objects_.end()) return status(res, 404, "NotFound", "not found");
@@ -70,6 +71,9 @@ class FakeApiServer {
                       "the object has been modified; please apply your changes to the latest version");
       store("MODIFIED", std::move(obj));
       reply(res, 200, objects_[req.matches[1]]);
+      const auto delay = reply_delay_;
+      lock.unlock();
+      std::this_thread::sleep_for(delay);  // the write has happened; its answer is slow
     });
     server_.Patch(base + "/(.+)", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -130,6 +134,19 @@ class FakeApiServer {
     }
   }
   int watch_requests() const { return watch_requests_; }
+  //! While held, open watches send nothing (events queue up, as on a slow stream).
+  void hold_watches(bool held) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_ = held;
+    }
+    cv_.notify_all();
+  }
+  //! Updates answer this much later than they happen.
+  void delay_update_replies(std::chrono::milliseconds d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reply_delay_ = d;
+  }
 
  private:
   static void reply(httplib::Response& res, int code, const json& body) {
@@ -181,6 +198,7 @@ class FakeApiServer {
             sink.done();  // the connection drops
             return true;
           }
+          if (held_) return true;
           for (const auto& [rv, ev] : events_) {
             if (rv <= *sent) continue;
             const std::string line = ev.dump() + "\n";
@@ -201,6 +219,8 @@ class FakeApiServer {
   int64_t rv_ = 100;
   int64_t compacted_ = 0;
   int drop_generation_ = 0;
+  bool held_ = false;
+  std::chrono::milliseconds reply_delay_{0};
   std::atomic<int> watch_requests_{0};
 };
 
@@ -327,6 +347,103 @@ TEST(LiveClusterTest, WatchRelistsAfterGoneAndDeliversOnlyTheChanges) {
   EXPECT_EQ(rec.wait_for(8).size(), 8u);  // nothing delivered twice
   sub->stop();
   EXPECT_GE(server.watch_requests(), 2);
+}
+
+ListOptions in_default() {
+  ListOptions o;
+  o.namespace_ = "default";
+  return o;
+}
+
+// Waits until the cache answers reads of ConfigMaps in "default" itself (its informer has listed).
+void wait_until_cached(CachedCluster& cache) {
+  for (int i = 0; i < 500; ++i) {
+    const uint64_t before = cache.stats().cache_reads;
+    (void)cache.list("ConfigMap", in_default());
+    if (cache.stats().cache_reads > before) return;
+    std::this_thread::sleep_for(10ms);
+  }
+  FAIL() << "the informer never synced";
+}
+
+// Polls get() until `done` holds for its answer or 5 s pass; returns the last answer.
+template <typename Done>
+Result<ObjectPtr> get_until(CachedCluster& cache, const std::string& name, Done done) {
+  Result<ObjectPtr> r = cache.get("ConfigMap", "default", name);
+  for (int i = 0; i < 500 && !done(r); ++i) {
+    std::this_thread::sleep_for(10ms);
+    r = cache.get("ConfigMap", "default", name);
+  }
+  return r;
+}
+
+TEST(CachedClusterTest, ARelistDropsOwnWritesWhoseObjectWasDeletedWhileTheWatchWasBroken) {
+  FakeApiServer server;
+  LiveClusterOptions options;
+  options.relist_backoff = 20ms;
+  options.watch_timeout = 5s;
+  LiveCluster cluster(client_for(server.port()), options);
+  CachedCluster cache(cluster);
+  Recorder rec;
+  auto sub = cache.watch("ConfigMap", "default", [&](const WatchEvent& e) { rec(e); });
+  ASSERT_NE(sub, nullptr);
+  wait_until_cached(cache);
+
+  // Our create is answered (and cached at once), but the watch shows nothing before the object is
+  // deleted by someone else and the history is compacted: its ADDED and DELETED are never streamed.
+  server.hold_watches(true);
+  ASSERT_TRUE(cache.create(config_map("mine", "1")).ok());
+  EXPECT_TRUE(cache.get("ConfigMap", "default", "mine").ok()) << "own write visible before its watch event";
+  server.write("DELETED", json{{"metadata", {{"name", "mine"}}}});
+  server.compact_and_drop();
+  server.hold_watches(false);
+
+  // The informer gets 410, relists, and the list (newer than our write) does not have it.
+  const auto r = get_until(cache, "mine", [](const Result<ObjectPtr>& a) { return !a.ok(); });
+  ASSERT_FALSE(r.ok()) << "a deleted object stays cached";
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(cache.list("ConfigMap", in_default()).value().empty());
+
+  // A write newer than the list stays: the relist only drops what it has seen gone.
+  ASSERT_TRUE(cache.create(config_map("later", "1")).ok());
+  EXPECT_TRUE(get_until(cache, "later", [](const Result<ObjectPtr>& a) { return a.ok(); }).ok());
+  EXPECT_EQ(rec.wait_for(1).front(), "ADDED later 1");  // handlers never heard of "mine"
+}
+
+TEST(CachedClusterTest, AnAnswerOvertakenByItsObjectsDeleteIsNotCached) {
+  FakeApiServer server;
+  LiveClusterOptions options;
+  options.watch_timeout = 5s;
+  LiveCluster cluster(client_for(server.port()), options);
+  CachedCluster cache(cluster);
+  Recorder rec;
+  auto sub = cache.watch("ConfigMap", "default", [&](const WatchEvent& e) { rec(e); });
+  ASSERT_NE(sub, nullptr);
+  wait_until_cached(cache);
+  server.write("ADDED", json{{"metadata", {{"name", "x"}}}, {"data", {{"v", "1"}}}});
+  ASSERT_EQ(rec.wait_for(1).back(), "ADDED x 1");
+  auto x = cache.get("ConfigMap", "default", "x");
+  ASSERT_TRUE(x.ok());
+
+  // The update lands, another writer deletes the object, and the watch streams both before the update's
+  // slow answer arrives.
+  server.delay_update_replies(400ms);
+  std::thread other([&] {
+    std::this_thread::sleep_for(100ms);
+    server.write("DELETED", json{{"metadata", {{"name", "x"}}}});
+  });
+  Object changed = *x.value();
+  changed.body["data"]["v"] = "2";
+  const auto updated = cache.update(changed);
+  other.join();
+  ASSERT_TRUE(updated.ok());
+  const auto events = rec.wait_for(3);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2], "DELETED x 2");
+
+  const auto r = cache.get("ConfigMap", "default", "x");
+  ASSERT_FALSE(r.ok()) << "the update's answer brought a deleted object back";
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
 }
 
 }  // namespace
