@@ -377,18 +377,29 @@ Result<ObjectPtr> get_until(CachedCluster& cache, const std::string& name, Done 
   return r;
 }
 
-TEST(CachedClusterTest, ARelistDropsOwnWritesWhoseObjectWasDeletedWhileTheWatchWasBroken) {
-  FakeApiServer server;
-  LiveClusterOptions options;
-  options.relist_backoff = 20ms;
-  options.watch_timeout = 5s;
-  LiveCluster cluster(client_for(server.port()), options);
-  CachedCluster cache(cluster);
-  Recorder rec;
-  auto sub = cache.watch("ConfigMap", "default", [&](const WatchEvent& e) { rec(e); });
-  ASSERT_NE(sub, nullptr);
-  wait_until_cached(cache);
+// A cache over the fake server with one synced ConfigMap informer whose events `rec` records.
+class CachedClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sub = cache.watch("ConfigMap", "default", [this](const WatchEvent& e) { rec(e); });
+    ASSERT_NE(sub, nullptr);
+    wait_until_cached(cache);
+  }
+  static LiveClusterOptions quick_relists() {
+    LiveClusterOptions o;
+    o.relist_backoff = 20ms;
+    o.watch_timeout = 5s;
+    return o;
+  }
 
+  FakeApiServer server;
+  LiveCluster cluster{client_for(server.port()), quick_relists()};
+  CachedCluster cache{cluster};
+  Recorder rec;
+  std::unique_ptr<WatchSubscription> sub;
+};
+
+TEST_F(CachedClusterTest, ARelistDropsOwnWritesWhoseObjectWasDeletedWhileTheWatchWasBroken) {
   // Our create is answered (and cached at once), but the watch shows nothing before the object is
   // deleted by someone else and the history is compacted: its ADDED and DELETED are never streamed.
   server.hold_watches(true);
@@ -410,16 +421,7 @@ TEST(CachedClusterTest, ARelistDropsOwnWritesWhoseObjectWasDeletedWhileTheWatchW
   EXPECT_EQ(rec.wait_for(1).front(), "ADDED later 1");  // handlers never heard of "mine"
 }
 
-TEST(CachedClusterTest, AnAnswerOvertakenByItsObjectsDeleteIsNotCached) {
-  FakeApiServer server;
-  LiveClusterOptions options;
-  options.watch_timeout = 5s;
-  LiveCluster cluster(client_for(server.port()), options);
-  CachedCluster cache(cluster);
-  Recorder rec;
-  auto sub = cache.watch("ConfigMap", "default", [&](const WatchEvent& e) { rec(e); });
-  ASSERT_NE(sub, nullptr);
-  wait_until_cached(cache);
+TEST_F(CachedClusterTest, AnAnswerOvertakenByItsObjectsDeleteIsNotCached) {
   server.write("ADDED", json{{"metadata", {{"name", "x"}}}, {"data", {{"v", "1"}}}});
   ASSERT_EQ(rec.wait_for(1).back(), "ADDED x 1");
   auto x = cache.get("ConfigMap", "default", "x");
