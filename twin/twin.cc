@@ -24,6 +24,10 @@ Time ScaledClock::now() const {
   return origin_ + static_cast<Time>(static_cast<double>(elapsed) * speed_);
 }
 
+Time ScaledClock::from_wall(Time wall) const {
+  return origin_ + static_cast<Time>(static_cast<double>(wall - origin_) * speed_);
+}
+
 namespace {
 
 // One worker thread (the modelled actors were written for the simulator's single thread), delays divided by
@@ -60,35 +64,43 @@ class ScaledExecutor final : public Executor {
 // Calls that fail as unavailable or throttled are retried until it is back (the world pauses meanwhile, as
 // a kubelet keeps retrying), for at most two minutes or until close(). A create or delete whose earlier
 // attempt may have landed counts AlreadyExists / NotFound as done.
+// On the twin's timeline: the server stamps creationTimestamp and deletionTimestamp on its wall clock, in
+// whole seconds, while the actors compare them with the sped-up clock (e.g. a NodeClaim's 5-minute launch
+// liveness). Every object the actors see carries them in virtual time: its creation is when the twin first
+// saw it (a watch event or an answer follows a create within moments), but no later than the server's stamp
+// allows; deletion stamps are mapped.
 class SerializedRetryingCluster final : public Cluster {
  public:
-  SerializedRetryingCluster(Cluster& inner, Executor& executor)
-      : inner_(inner), executor_(executor), open_(std::make_shared<std::atomic<bool>>(true)) {}
+  SerializedRetryingCluster(Cluster& inner, Executor& executor, const ScaledClock& clock)
+      : inner_(inner), executor_(executor), clock_(clock), open_(std::make_shared<std::atomic<bool>>(true)) {}
   void close() { *open_ = false; }
 
   Result<ObjectPtr> get(std::string_view kind, std::string_view ns, std::string_view name) override {
-    return outlast([&](bool) { return inner_.get(kind, ns, name); });
+    return on_timeline(outlast([&](bool) { return inner_.get(kind, ns, name); }));
   }
   Result<std::vector<ObjectPtr>> list(std::string_view kind, const ListOptions& opts = {}) override {
-    return outlast([&](bool) { return inner_.list(kind, opts); });
+    auto r = outlast([&](bool) { return inner_.list(kind, opts); });
+    if (r)
+      for (auto& o : r.value()) o = on_timeline(o);
+    return r;
   }
   Result<ObjectPtr> create(Object obj) override {
-    return outlast([&](bool retried) -> Result<ObjectPtr> {
+    return on_timeline(outlast([&](bool retried) -> Result<ObjectPtr> {
       auto r = inner_.create(obj);
       if (!r && retried && r.error().code == ErrorCode::kAlreadyExists && obj.meta.generate_name.empty())
         return inner_.get(obj.kind, obj.meta.namespace_, obj.meta.name);
       return r;
-    });
+    }));
   }
   Result<ObjectPtr> update(Object obj) override {
-    return outlast([&](bool) { return inner_.update(obj); });
+    return on_timeline(outlast([&](bool) { return inner_.update(obj); }));
   }
   Result<ObjectPtr> update_status(Object obj) override {
-    return outlast([&](bool) { return inner_.update_status(obj); });
+    return on_timeline(outlast([&](bool) { return inner_.update_status(obj); }));
   }
   Result<ObjectPtr> patch(std::string_view kind, std::string_view ns, std::string_view name, const json& merge_patch,
                           bool status = false) override {
-    return outlast([&](bool) { return inner_.patch(kind, ns, name, merge_patch, status); });
+    return on_timeline(outlast([&](bool) { return inner_.patch(kind, ns, name, merge_patch, status); }));
   }
   Status remove(std::string_view kind, std::string_view ns, std::string_view name,
                 const DeleteOptions& opts = {}) override {
@@ -105,15 +117,43 @@ class SerializedRetryingCluster final : public Cluster {
     auto h = std::make_shared<WatchHandler>(std::move(handler));
     auto open = open_;
     Executor* exec = &executor_;
-    return inner_.watch(kind, ns, [h, open, exec](const WatchEvent& e) {
-      if (*open)
-        exec->post([h, open, e] {
-          if (*open) (*h)(e);
-        });
+    // Placed on the timeline as it arrives, not when the worker gets to it.
+    return inner_.watch(kind, ns, [this, h, open, exec](const WatchEvent& e) {
+      if (!*open) return;
+      WatchEvent seen{e.type, on_timeline(e.object)};
+      if (e.type == WatchEventType::kDeleted) forget(*e.object);
+      exec->post([h, open, seen = std::move(seen)] {
+        if (*open) (*h)(seen);
+      });
     });
   }
 
  private:
+  ObjectPtr on_timeline(const ObjectPtr& obj) {
+    if (!obj || (obj->meta.creation_timestamp == 0 && !obj->meta.deletion_timestamp)) return obj;
+    auto copy = std::make_shared<Object>(*obj);
+    if (Time stamped = obj->meta.creation_timestamp) {
+      // The stamp is whole seconds, so the creation happened before the next one.
+      const Time latest = clock_.from_wall(stamped + kSecond) - 1;
+      std::lock_guard<std::mutex> lock(created_mu_);
+      auto [it, fresh] = created_.try_emplace(obj->meta.uid, 0);
+      if (fresh || obj->meta.uid.empty()) it->second = std::min(clock_.now(), latest);
+      copy->meta.creation_timestamp = it->second;
+    }
+    if (copy->meta.deletion_timestamp)
+      copy->meta.deletion_timestamp =
+          std::max(copy->meta.creation_timestamp, clock_.from_wall(*copy->meta.deletion_timestamp));
+    return copy;
+  }
+  Result<ObjectPtr> on_timeline(Result<ObjectPtr> r) {
+    if (r) return on_timeline(r.value());
+    return r;
+  }
+  void forget(const Object& obj) {
+    std::lock_guard<std::mutex> lock(created_mu_);
+    created_.erase(obj.meta.uid);
+  }
+
   template <typename Call>
   auto outlast(const Call& call) -> decltype(call(false)) {
     auto backoff = std::chrono::milliseconds(200);
@@ -130,7 +170,10 @@ class SerializedRetryingCluster final : public Cluster {
 
   Cluster& inner_;
   Executor& executor_;
+  const ScaledClock& clock_;
   std::shared_ptr<std::atomic<bool>> open_;
+  std::mutex created_mu_;
+  std::map<std::string, Time> created_;  // uid -> creation on the twin's timeline
 };
 
 std::string who(const std::string& ns, const std::string& name) { return ns.empty() ? name : ns + "/" + name; }
@@ -182,7 +225,7 @@ int Twin::run() {
   }
   s.clock = std::make_unique<ScaledClock>(options_.speed);
   s.executor = std::make_unique<ScaledExecutor>(options_.speed);
-  s.api = std::make_unique<SerializedRetryingCluster>(*s.live, *s.executor);
+  s.api = std::make_unique<SerializedRetryingCluster>(*s.live, *s.executor, *s.clock);
   s.events = std::make_unique<EventRecorder>(*s.api, *s.clock, "gpu-provisioner");
   s.latency = std::make_unique<sim::LatencyModel>(seed, cluster.provisioning);
   cluster_model::DurationSampler sample = [&s](std::string_view phase, std::string_view subject) {

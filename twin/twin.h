@@ -72,6 +72,8 @@ class ScaledClock final : public Clock {
   explicit ScaledClock(double speed);
   Time now() const override;
   double speed() const { return speed_; }
+  //! A wall-clock time (e.g. a timestamp the API server stamped) on this clock's timeline.
+  Time from_wall(Time wall) const;
 
  private:
   double speed_;

@@ -17,8 +17,8 @@ namespace ktwin::testing {
 
 // The kinds the workspace controller writes, and what the world derives from them.
 inline const std::vector<std::string>& compared_kinds() {
-  static const std::vector<std::string> kinds = {"Workspace", "NodeClaim",         "Node", "StatefulSet", "Service",
-                                                 "Pod",       "ControllerRevision"};
+  static const std::vector<std::string> kinds = {"Workspace",   "NodePool", "AKSNodeClass", "NodeClaim",         "Node",
+                                                 "StatefulSet", "Service",  "Pod",          "ControllerRevision"};
   return kinds;
 }
 
