@@ -156,10 +156,7 @@ RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog
     log.record(std::string(kind), std::string(name), what);
   };
 
-  OperatorConfig op;
-  op.cloud = cloud;
-  op.node_class = default_node_class_config(cloud);
-  op.node_provisioner = node_provisioner_of(sc.cluster.node_provisioner);
+  const OperatorConfig op = operator_config_of(sc.cluster);
 
   // The API server's admission: KAITO's validating webhook for Workspaces.
   admission::AdmissionContext actx;

@@ -115,6 +115,14 @@ NodeProvisionerKind node_provisioner_of(ProvisionerKind kind) {
   return NodeProvisionerKind::kGpuProvisioner;
 }
 
+OperatorConfig operator_config_of(const ClusterSpec& cluster) {
+  OperatorConfig op;
+  op.cloud = cloud_kind_name(cluster.cloud);
+  op.node_class = default_node_class_config(op.cloud);
+  op.node_provisioner = node_provisioner_of(cluster.node_provisioner);
+  return op;
+}
+
 void lookups_from(Cluster& api, std::vector<ObjectPtr>& pins, admission::AdmissionContext& ctx) {
   ctx.find_config_map = [&api, &pins](std::string_view ns, std::string_view name) -> const Object* {
     auto cm = api.get("ConfigMap", ns, name);

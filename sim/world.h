@@ -63,6 +63,10 @@ Object apply_onto(const Object& existing, const Object& manifest);
 //! The core's provisioner kind for a scenario's `node_provisioner`.
 NodeProvisionerKind node_provisioner_of(ProvisionerKind kind);
 
+//! The operator settings a scenario's cluster implies: its cloud, that cloud's default Karpenter node
+//! class, and its node provisioner (the rest as KAITO's defaults).
+OperatorConfig operator_config_of(const ClusterSpec& cluster);
+
 //! Points the admission context's ConfigMap and Node lookups at `api`; looked-up objects stay in `pins`
 //! until the caller clears it after the review.
 void lookups_from(Cluster& api, std::vector<ObjectPtr>& pins, admission::AdmissionContext& ctx);

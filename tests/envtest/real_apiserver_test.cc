@@ -143,9 +143,7 @@ LiveRun run_live(ControlPlane& cp, const sim::Scenario& sc, double speed, std::c
   });
 
   live::OperatorOptions oo;
-  oo.core.cloud = sim::cloud_kind_name(sc.cluster.cloud);
-  oo.core.node_class = default_node_class_config(oo.core.cloud);
-  oo.core.node_provisioner = sim::node_provisioner_of(sc.cluster.node_provisioner);
+  oo.core = sim::operator_config_of(sc.cluster);
   oo.rest = live::resolve_rest_config(cp.operator_kubeconfig());
   oo.http = http;
   oo.informers = live::LiveClusterOptions{watch_timeout, 100ms};
@@ -275,6 +273,13 @@ class RealApiServer : public ::testing::Test {
     EXPECT_TRUE(want == got) << testing::first_difference(want, got, 8);
   }
 
+  // NodeClaims the in-process run created, over all workspaces.
+  int64_t nodeclaims_created_in_process() const {
+    int64_t n = 0;
+    for (const auto& w : outcome_.summary["workspaces"]) n += w.value("nodeclaims_created", 0);
+    return n;
+  }
+
   sim::Scenario sc_;
   testing::Snapshot expected_;
   sim::RunOutcome outcome_;
@@ -368,8 +373,7 @@ TEST_F(RealApiServer, NodeFailureIsRepairedAsInTheInProcessRun) {
   EXPECT_TRUE(live.succeeded) << "WorkspaceSucceeded is not True";
   EXPECT_EQ(live.operator_exit, 0);
   EXPECT_EQ(live.twin_exit, 0);
-  int64_t created_in_process = 0;
-  for (const auto& w : outcome_.summary["workspaces"]) created_in_process += w.value("nodeclaims_created", 0);
+  const int64_t created_in_process = nodeclaims_created_in_process();
   EXPECT_EQ(created_in_process, 2);
   EXPECT_EQ(static_cast<int64_t>(live.nodeclaims_created.size()), created_in_process);
   expect_same_objects(live);
@@ -398,8 +402,7 @@ TEST_F(RealApiServer, KarpenterModeMatchesTheInProcessRun) {
   EXPECT_EQ(live.twin.apply_failures, 0u);
   // How many launches the outage costs is a race between its end and Karpenter's 5-minute liveness, run on
   // sampled VM durations, so the count is not compared with the in-process run's; at least one is.
-  int64_t created_in_process = 0;
-  for (const auto& w : outcome_.summary["workspaces"]) created_in_process += w.value("nodeclaims_created", 0);
+  const int64_t created_in_process = nodeclaims_created_in_process();
   EXPECT_GE(created_in_process, 3);
   EXPECT_GE(live.nodeclaims_created.size(), 3u) << "the capacity outage should have cost a NodeClaim";
   std::printf("NodeClaims created: %zu live, %lld in process\n", live.nodeclaims_created.size(),
