@@ -93,10 +93,14 @@ cmd_build() {
   rm -rf "$work"
 }
 
+# Ports come from below the kernel's ephemeral range: a port inside it can be taken at any moment as the
+# local end of some outgoing connection (the other tests make thousands), and etcd's bind then fails.
 free_port() {
-  local p
+  local low=32768 p
+  read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+  [ "$low" -gt 11000 ] || die "the ephemeral port range starts at $low; no room below it for test ports"
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   die "no free loopback port"
@@ -124,17 +128,20 @@ current-context: envtest
 EOF
 }
 
-wait_ready() {  # URL-prefix seconds
-  local deadline=$((SECONDS + $2))
+# Polls URL until it answers, the process PID exits, or SECONDS pass.
+wait_ready() {  # URL PID SECONDS
+  local deadline=$((SECONDS + $3))
   while [ $SECONDS -lt $deadline ]; do
     if curl -sf --max-time 2 --cacert "$DIR/serving.crt" -H "Authorization: Bearer $(cat "$DIR/admin.token")" \
-      "$1/readyz" >/dev/null 2>&1; then return 0; fi
+      "$1" >/dev/null 2>&1; then return 0; fi
+    kill -0 "$2" 2>/dev/null || return 1
     sleep 0.2
   done
   return 1
 }
 
-start_apiserver() {
+# Starts kube-apiserver on DIR's port and waits for /readyz; on failure the process is gone and 1 is returned.
+try_apiserver() {
   local api_port
   api_port=$(cat "$DIR/apiserver.port")
   "$BIN/kube-apiserver" \
@@ -149,7 +156,38 @@ start_apiserver() {
     --etcd-compaction-interval="${KTWIN_ENVTEST_COMPACTION:-5m}" \
     >>"$DIR/apiserver.log" 2>&1 &
   echo $! >"$DIR/apiserver.pid"
-  wait_ready "https://127.0.0.1:$api_port" 60 || { tail -20 "$DIR/apiserver.log" >&2; die "apiserver not ready in 60 s"; }
+  wait_ready "https://127.0.0.1:$api_port/readyz" "$!" 60 && return 0
+  stop_pid "$DIR/apiserver.pid" KILL
+  return 1
+}
+
+# A restart keeps the port (clients hold kubeconfigs naming it), so it is retried rather than moved.
+start_apiserver() {
+  for attempt in 1 2 3; do
+    try_apiserver && return 0
+    log "apiserver attempt $attempt failed"
+    sleep 1
+  done
+  tail -20 "$DIR/apiserver.log" >&2
+  die "apiserver not ready (log: $DIR/apiserver.log)"
+}
+
+# Starts etcd on fresh ports and waits for /health; on failure the process is gone and 1 is returned.
+try_etcd() {
+  local etcd_port peer_port
+  etcd_port=$(free_port)
+  peer_port=$(free_port)
+  [ "$peer_port" != "$etcd_port" ] || return 1
+  echo "$etcd_port" >"$DIR/etcd.port"
+  rm -rf "$DIR/etcd"
+  etcd --name envtest --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
+    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-cluster "envtest=http://127.0.0.1:$peer_port" >>"$DIR/etcd.log" 2>&1 &
+  echo $! >"$DIR/etcd.pid"
+  wait_ready "http://127.0.0.1:$etcd_port/health" "$!" 30 && return 0
+  stop_pid "$DIR/etcd.pid" KILL
+  return 1
 }
 
 cmd_start() {
@@ -169,18 +207,22 @@ cmd_start() {
     echo "$operator_token,system:serviceaccount:kaito-system:kaito-twin-operator,ktwin-operator-sa,\"system:serviceaccounts,system:serviceaccounts:kaito-system\""
   } >"$DIR/tokens.csv"
   chmod 600 "$DIR/tokens.csv" "$DIR/admin.token" "$DIR/serving.key" "$DIR/sa.key"
-  local etcd_port peer_port api_port
-  etcd_port=$(free_port)
-  peer_port=$(free_port)
-  api_port=$(free_port)
-  echo "$etcd_port" >"$DIR/etcd.port"
-  echo "$api_port" >"$DIR/apiserver.port"
-  etcd --name envtest --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "envtest=http://127.0.0.1:$peer_port" >"$DIR/etcd.log" 2>&1 &
-  echo $! >"$DIR/etcd.pid"
-  start_apiserver
+  # Another process can still take a port between the check and the bind, so each start is retried on new ports.
+  local attempt started=
+  for attempt in 1 2 3 4 5; do
+    try_etcd || { log "etcd attempt $attempt failed"; continue; }
+    free_port >"$DIR/apiserver.port"
+    try_apiserver && { started=1; break; }
+    log "apiserver attempt $attempt failed"
+    stop_pid "$DIR/etcd.pid" KILL
+  done
+  if [ -z "$started" ]; then
+    tail -10 "$DIR/etcd.log" >&2 || true
+    tail -20 "$DIR/apiserver.log" >&2 || true
+    die "etcd + apiserver did not start in 5 attempts (logs: $DIR/etcd.log, $DIR/apiserver.log)"
+  fi
+  local api_port
+  api_port=$(cat "$DIR/apiserver.port")
   write_kubeconfig "$DIR/admin.kubeconfig" "$api_port" envtest-admin "$admin_token"
   write_kubeconfig "$DIR/operator.kubeconfig" "$api_port" kaito-workspace "$operator_token"
   log "apiserver https://127.0.0.1:$api_port ready (kubeconfig $DIR/admin.kubeconfig)"
