@@ -2,6 +2,7 @@
 // or `ktwin serve`), in place of KAITO's controller.
 #include <cstdio>
 #include <cxxopts.hpp>
+#include <optional>
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
@@ -9,6 +10,7 @@
 #include "cli/shutdown_signal.h"
 #include "core/input_error.h"
 #include "live/operator.h"
+#include "sim/scenario.h"
 
 namespace ktwin::cli {
 namespace {
@@ -31,6 +33,10 @@ int operator_main(int argc, char** argv) {
       "max-concurrent-reconciles", "workspace reconciles at once", cxxopts::value<int>()->default_value("5"))(
       "kube-api-qps", "client-side rate limit", cxxopts::value<double>()->default_value("20"))(
       "kube-api-burst", "client-side burst", cxxopts::value<int>()->default_value("30"))(
+      "models",
+      "generic Hugging Face org/model presets to serve besides KAITO's: FILE holds one scenario models: entry, "
+      "a list of them, or a scenario with models: (KAITO reads these numbers from the Hub; ktwin has no network)",
+      cxxopts::value<std::string>()->default_value(""))(
       "log-format", "text or json", cxxopts::value<std::string>()->default_value("text"))("h,help", "show this help");
   cxxopts::ParseResult args;
   if (auto done = parse_flags(opts, argc, argv, args,
@@ -64,10 +70,13 @@ int operator_main(int argc, char** argv) {
   const std::string format = args["log-format"].as<std::string>();
   if (format != "text" && format != "json")
     throw InputError("", 0, 0, "--log-format", "expected text or json, got \"" + format + "\"");
+  std::optional<catalog::Catalog> extended;
+  if (const std::string path = args["models"].as<std::string>(); !path.empty())
+    extended = sim::with_generic_models(catalog::default_catalog(), sim::load_generic_models(path));
   oo.rest = live::resolve_rest_config(args["kubeconfig"].as<std::string>(), args["context"].as<std::string>());
 
   live::Logger log(format == "json" ? live::LogFormat::kJson : live::LogFormat::kText);
-  live::Operator op(oo, catalog::default_catalog(), log);
+  live::Operator op(oo, extended ? *extended : catalog::default_catalog(), log);
   ShutdownSignal signal([&op, &log](int sig) {
     log.info("setup", "received signal, shutting down", {{"signal", sig == 15 ? "SIGTERM" : "SIGINT"}});
     op.stop();

@@ -63,14 +63,17 @@ int twin_main(int argc, char** argv) {
   if (format != "text" && format != "json")
     throw InputError("", 0, 0, "--log-format", "expected text or json, got \"" + format + "\"");
   std::optional<sim::Scenario> sc;
+  // The scenario's generic models join the catalog, as in `ktwin run` (its admission and weight sizes).
+  std::optional<catalog::Catalog> extended;
   if (const std::string path = args["scenario"].as<std::string>(); !path.empty()) {
     sc = sim::load_scenario(path);
     to.scenario = &*sc;
+    if (!sc->models.empty()) extended = sim::with_generic_models(catalog::default_catalog(), sc->models);
   }
   to.rest = live::resolve_rest_config(args["kubeconfig"].as<std::string>(), args["context"].as<std::string>());
 
   live::Logger log(format == "json" ? live::LogFormat::kJson : live::LogFormat::kText);
-  twin::Twin twin(to, catalog::default_catalog(), log);
+  twin::Twin twin(to, extended ? *extended : catalog::default_catalog(), log);
   ShutdownSignal signal([&twin, &log](int sig) {
     log.info("setup", "received signal, shutting down", {{"signal", sig == 15 ? "SIGTERM" : "SIGINT"}});
     twin.stop();

@@ -362,25 +362,6 @@ bool iequals(const std::string& a, const std::string& b) {
          });
 }
 
-// Pointers to the model descriptions in a --model file: one mapping with hf_id, a list of them, or a
-// scenario whose `models:` holds them.
-std::vector<std::string> model_entries(const catalog::YamlDocument& doc) {
-  std::vector<std::string> out;
-  const json& v = doc.value;
-  auto list = [&](const json& arr, const std::string& base) {
-    for (size_t i = 0; i < arr.size(); ++i) out.push_back(base + "/" + std::to_string(i));
-  };
-  if (v.is_object() && v.contains("hf_id"))
-    out.push_back("");
-  else if (v.is_object() && v.contains("models") && v["models"].is_array())
-    list(v["models"], "/models");
-  else if (v.is_array())
-    list(v, "");
-  else
-    throw doc.error("", "expected a model description with hf_id, a list of them, or a scenario with models:");
-  return out;
-}
-
 // A scenario `models:` entry for an architecture of presets/architectures.yaml: bf16 weights from its
 // parameter count (what a checkpoint of that size holds), the rest from the architecture.
 json entry_from_architecture(const gpu::ModelArch& m) {
@@ -425,7 +406,7 @@ PlanModel resolve_plan_model(const std::string& name, const std::string& model_f
     const auto docs = catalog::load_yaml_file(model_file);
     if (docs.empty()) throw InputError(model_file, 0, 0, "--model", "the file holds no YAML document");
     const catalog::YamlDocument& doc = docs.front();
-    const auto entries = model_entries(doc);
+    const auto entries = generic_model_entries(doc);
     std::string chosen;
     bool found = false;
     for (const auto& ptr : entries) {

@@ -128,13 +128,7 @@ std::string format_metric(double v, MetricUnit unit) {
 RunOutcome run_scenario(const Scenario& sc, const catalog::Catalog& base_catalog, const RunOptions& options) {
   // Generic org/model presets the scenario describes join KAITO's catalog for this run only.
   std::optional<catalog::Catalog> extended;
-  if (!sc.models.empty()) {
-    extended = base_catalog;
-    for (const auto& m : sc.models)
-      if (Status st = extended->presets.add(m.preset); !st)
-        throw sc.doc->error(m.pointer + "/hf_id",
-                            st.error().message + "; KAITO already has this model, remove it from models:");
-  }
+  if (!sc.models.empty()) extended = with_generic_models(base_catalog, sc.models);
   const catalog::Catalog& cat = extended ? *extended : base_catalog;
   RunOutcome out;
   out.scenario = sc.name;

@@ -560,6 +560,25 @@ TokenDist parse_token_dist(const YamlDocument& doc, const std::string& ptr, cons
 
 namespace {
 
+// The generic models at `pointers` of `doc`, each strictly checked, no Hugging Face id twice.
+std::vector<GenericModel> parse_generic_models(const std::shared_ptr<const YamlDocument>& doc,
+                                               const std::vector<std::string>& pointers) {
+  std::vector<GenericModel> out;
+  for (const std::string& p : pointers) {
+    GenericModel m{catalog::parse_generic_model(*doc, p), p, doc};
+    for (const auto& other : out)
+      if (other.preset.hf_id == m.preset.hf_id)
+        throw doc->error(pointer_join(p, "hf_id"), "model \"" + m.preset.hf_id + "\" is already described at line " +
+                                                       std::to_string(doc->position_of(other.pointer).line));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
 struct PendingRef {
   WorkspaceRef ref;
   std::string pointer;
@@ -604,15 +623,9 @@ class Loader {
 
     if (has(doc, "", "models")) {
       require_list(doc, "/models");
-      for (size_t i = 0; i < node(doc, "/models").size(); ++i) {
-        const std::string p = pointer_join("/models", i);
-        GenericModel m{catalog::parse_generic_model(doc, p), p};
-        for (const auto& other : s.models)
-          if (other.preset.hf_id == m.preset.hf_id)
-            throw doc.error(pointer_join(p, "hf_id"), "model \"" + m.preset.hf_id + "\" is already described at line " +
-                                                          std::to_string(doc.position_of(other.pointer).line));
-        s.models.push_back(std::move(m));
-      }
+      std::vector<std::string> pointers;
+      for (size_t i = 0; i < node(doc, "/models").size(); ++i) pointers.push_back(pointer_join("/models", i));
+      s.models = parse_generic_models(doc_, pointers);
     }
 
     if (has(doc, "", "workspaces")) {
@@ -1349,17 +1362,57 @@ class Loader {
 
 Scenario parse_scenario(const std::string& text, const std::string& path) { return Loader(text, path).load(); }
 
-Scenario load_scenario(const std::string& path) {
+namespace {
+
+std::string read_input(const std::string& path, const char* what) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, 0, "", "is a directory, not a scenario file");
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(path, 0, 0, "", std::string("is a directory, not a ") + what);
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::string reason = lower_first(std::strerror(errno));
-    throw InputError(path, 0, 0, "", "cannot read scenario file: " + reason);
+    throw InputError(path, 0, 0, "", std::string("cannot read ") + what + ": " + reason);
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parse_scenario(ss.str(), path);
+  return ss.str();
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path) { return parse_scenario(read_input(path, "scenario file"), path); }
+
+std::vector<std::string> generic_model_entries(const YamlDocument& doc) {
+  std::vector<std::string> out;
+  const json& v = doc.value;
+  auto list = [&](const json& arr, const std::string& base) {
+    for (size_t i = 0; i < arr.size(); ++i) out.push_back(pointer_join(base, i));
+  };
+  if (v.is_object() && v.contains("hf_id"))
+    out.push_back("");
+  else if (v.is_object() && v.contains("models") && v["models"].is_array())
+    list(v["models"], "/models");
+  else if (v.is_array())
+    list(v, "");
+  else
+    throw doc.error("", "expected a model description with hf_id, a list of them, or a scenario with models:");
+  return out;
+}
+
+std::vector<GenericModel> load_generic_models(const std::string& path) {
+  auto docs = catalog::parse_yaml(read_input(path, "models file"), path);
+  if (docs.size() != 1) throw InputError(path, 0, 0, "", "a models file holds one YAML document");
+  auto doc = std::make_shared<const YamlDocument>(std::move(docs[0]));
+  return parse_generic_models(doc, generic_model_entries(*doc));
+}
+
+catalog::Catalog with_generic_models(const catalog::Catalog& base, const std::vector<GenericModel>& models) {
+  catalog::Catalog out = base;
+  for (const auto& m : models)
+    if (Status st = out.presets.add(m.preset); !st)
+      throw m.doc->error(m.pointer + "/hf_id",
+                         st.error().message + "; KAITO already has this model, remove it from models:");
+  return out;
 }
 
 }  // namespace ktwin::sim

@@ -20,7 +20,8 @@
 
 namespace ktwin::catalog {
 class YamlDocument;
-}
+struct Catalog;
+}  // namespace ktwin::catalog
 
 namespace ktwin::sim {
 
@@ -238,7 +239,8 @@ struct Expectation {
 //! numbers from config.json; the twin has no network, so the scenario states them).
 struct GenericModel {
   ModelPreset preset;
-  std::string pointer;  //!< where it stands in the scenario, for errors
+  std::string pointer;                               //!< where it stands in its file, for errors
+  std::shared_ptr<const catalog::YamlDocument> doc;  //!< that file
 };
 
 struct Scenario {
@@ -269,6 +271,16 @@ struct Scenario {
 Scenario load_scenario(const std::string& path);
 //! Same, from text; `path` names the file in errors and anchors relative paths.
 Scenario parse_scenario(const std::string& text, const std::string& path);
+
+//! Pointers to the generic model descriptions in `doc`: one mapping with hf_id, a list of them, or a map
+//! (a scenario) whose `models:` holds them. Throws InputError when it is none of these.
+std::vector<std::string> generic_model_entries(const catalog::YamlDocument& doc);
+//! The generic models a file describes, in any form generic_model_entries takes (`ktwin operator --models`,
+//! `ktwin plan --model`). Throws InputError.
+std::vector<GenericModel> load_generic_models(const std::string& path);
+//! `base` plus `models`, as `ktwin run` serves a scenario. Throws InputError at the model's line when KAITO
+//! already has it.
+catalog::Catalog with_generic_models(const catalog::Catalog& base, const std::vector<GenericModel>& models);
 
 //! Reads a duration distribution at `pointer`: a map with `dist:` (fixed, uniform, lognormal,
 //! exponential) or a plain duration string ("30s", meaning fixed). Throws InputError.

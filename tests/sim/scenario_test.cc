@@ -563,6 +563,58 @@ TEST_F(ScenarioTest, GenericModelErrors) {
             std::string::npos);
 }
 
+// `ktwin operator --models FILE`: the forms `ktwin plan --model` reads, and the catalog they extend.
+TEST_F(ScenarioTest, GenericModelsFileTakesAnEntryAListOrAScenario) {
+  const std::string entry = std::string(kGenericModel).substr(std::string("models:\n").size());
+  const std::string one = entry.substr(4);  // one mapping, unindented
+  std::string mapping;
+  for (size_t at = 0; at < one.size();) {
+    const size_t nl = one.find('\n', at);
+    std::string line = one.substr(at, nl - at);
+    mapping += (line.rfind("    ", 0) == 0 ? line.substr(4) : line) + "\n";
+    at = nl + 1;
+  }
+  for (const auto& [name, text] :
+       std::vector<std::pair<std::string, std::string>>{{"entry.yaml", mapping},
+                                                        {"list.yaml", entry},
+                                                        {"models.yaml", kGenericModel},
+                                                        {"scenario.yaml", std::string(kHead) + kGenericModel}}) {
+    const auto models = load_generic_models(write(name, text));
+    ASSERT_EQ(models.size(), 1u) << name;
+    EXPECT_EQ(models[0].preset.name, "acme/tiny-7b") << name;
+    const catalog::Catalog cat = with_generic_models(catalog::default_catalog(), models);
+    EXPECT_NE(cat.presets.find("acme/tiny-7b"), nullptr) << name;
+    EXPECT_EQ(catalog::default_catalog().presets.find("acme/tiny-7b"), nullptr) << "the base catalog is unchanged";
+  }
+
+  auto error = [&](const std::string& text) {
+    try {
+      (void)with_generic_models(catalog::default_catalog(), load_generic_models(write("m.yaml", text)));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    ADD_FAILURE() << "no error for:\n" << text;
+    return std::string();
+  };
+  EXPECT_EQ(error("name: x\n"), path("m.yaml") +
+                                    ":1:1: expected a model description with hf_id, a list of them, or a scenario "
+                                    "with models:");
+  EXPECT_NE(error(std::string(kGenericModel) + entry).find("model \"acme/tiny-7b\" is already described at line 2"),
+            std::string::npos);
+  const std::string kaito_preset = error(
+      "- {hf_id: microsoft/Phi-3-mini-4k-instruct, weights_gib: 7, architecture: {num_layers: 32, "
+      "hidden_size: 3072, num_attention_heads: 32, num_kv_heads: 32, intermediate_size: 8192, "
+      "vocab_size: 32064, params_billion: 3.8, attention: MHA}}\n");
+  EXPECT_NE(kaito_preset.find(":1:11: [0].hf_id: "), std::string::npos) << kaito_preset;
+  EXPECT_NE(kaito_preset.find("KAITO already has this model"), std::string::npos) << kaito_preset;
+  try {
+    (void)load_generic_models(path("absent.yaml"));
+    ADD_FAILURE() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read models file"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 TEST_F(ScenarioTest, GatewayTrafficOverSeveralWorkspaces) {
   const std::string two =
