@@ -246,7 +246,11 @@ case "${1:-}" in
     DIR=$(cd "$2" && pwd)
     case "$1" in
       start) cmd_start ;;
-      stop) stop_pid "$DIR/apiserver.pid" TERM; stop_pid "$DIR/etcd.pid" TERM ;;
+      stop)  # both at once: each takes about 2 s to shut down
+        stop_pid "$DIR/apiserver.pid" TERM &
+        stop_pid "$DIR/etcd.pid" TERM
+        wait
+        ;;
       kill-apiserver) stop_pid "$DIR/apiserver.pid" KILL ;;
       start-apiserver) start_apiserver ;;
     esac

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/object.h"
@@ -58,16 +59,44 @@ inline void prune_to(Snapshot& actual, const Snapshot& expected) {
 }
 
 // Generated names mapped to stable placeholders by order, in keys and bodies: NodeClaim names carry a hash
-// of the Workspace's uid, and nodes and VMs embed them.
+// of the Workspace's uid, and nodes and VMs embed them; pods of a Job get a random suffix to generateName.
+// UIDs are replaced where they stand as values (the Job controller's controller-uid labels, for one).
 inline Snapshot canonical_names(const Snapshot& snap) {
-  std::vector<std::string> claims;
-  for (const auto& [key, obj] : snap)
-    if (key.rfind("NodeClaim/", 0) == 0) claims.push_back(obj["metadata"]["name"]);
+  // Numbered by owner (workspace, or generateName), then creation, then name: random suffixes in a live run
+  // must not decide which object is which.
+  using Entry = std::tuple<std::string, std::string, std::string>;
+  std::vector<Entry> claims, generated;
+  for (const auto& [key, obj] : snap) {
+    const json& meta = obj["metadata"];
+    const std::string name = meta.value("name", ""), created = meta.value("creationTimestamp", "");
+    if (key.rfind("NodeClaim/", 0) == 0) {
+      const json labels = meta.value("labels", json::object());
+      claims.emplace_back(
+          labels.value("kaito.sh/workspacenamespace", "") + "/" + labels.value("kaito.sh/workspace", ""), created,
+          name);
+    } else if (const std::string prefix = meta.value("generateName", "");
+               !prefix.empty() && name.rfind(prefix, 0) == 0) {
+      generated.emplace_back(key.substr(0, key.find('/') + 1) + meta.value("namespace", "") + "/" + prefix, created,
+                             name);
+    }
+  }
   std::sort(claims.begin(), claims.end());
-  auto rename = [&claims](std::string text) {
-    for (size_t i = 0; i < claims.size(); ++i)
-      text = std::regex_replace(text, std::regex(claims[i]), "nodeclaim" + std::to_string(i));
+  std::sort(generated.begin(), generated.end());
+  std::vector<std::pair<std::string, std::string>> renames;  // name -> placeholder
+  for (size_t i = 0; i < claims.size(); ++i)
+    renames.emplace_back(std::get<2>(claims[i]), "nodeclaim" + std::to_string(i));
+  for (size_t i = 0, n = 0; i < generated.size(); ++i) {
+    n = i > 0 && std::get<0>(generated[i]) == std::get<0>(generated[i - 1]) ? n + 1 : 0;
+    const std::string& group = std::get<0>(generated[i]);
+    renames.emplace_back(std::get<2>(generated[i]), group.substr(group.rfind('/') + 1) + "GEN" + std::to_string(n));
+  }
+  auto rename = [&renames](std::string text) {
+    for (const auto& [from, to] : renames)
+      for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+        text.replace(at, from.size(), to);
     text = std::regex_replace(text, std::regex("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss"), "aks-$1-VMSS-vmss");
+    text = std::regex_replace(text, std::regex("\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\""),
+                              "\"UID\"");
     return std::regex_replace(text, std::regex(R"("kaito.sh/creation-timestamp":"[^"]*")"),
                               R"("kaito.sh/creation-timestamp":"T")");
   };
