@@ -575,10 +575,6 @@ std::vector<GenericModel> parse_generic_models(const std::shared_ptr<const YamlD
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 struct PendingRef {
   WorkspaceRef ref;
   std::string pointer;

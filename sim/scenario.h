@@ -272,11 +272,11 @@ Scenario load_scenario(const std::string& path);
 //! Same, from text; `path` names the file in errors and anchors relative paths.
 Scenario parse_scenario(const std::string& text, const std::string& path);
 
-//! Pointers to the generic model descriptions in `doc`: one mapping with hf_id, a list of them, or a map
-//! (a scenario) whose `models:` holds them. Throws InputError when it is none of these.
+//! Pointers to the generic model descriptions in `doc` (a `ktwin plan --model` or `ktwin operator --models`
+//! file): one mapping with hf_id, a list of them, or a map (a scenario) whose `models:` holds them. Throws
+//! InputError when it is none of these.
 std::vector<std::string> generic_model_entries(const catalog::YamlDocument& doc);
-//! The generic models a file describes, in any form generic_model_entries takes (`ktwin operator --models`,
-//! `ktwin plan --model`). Throws InputError.
+//! The generic models a file describes, in any form generic_model_entries takes. Throws InputError.
 std::vector<GenericModel> load_generic_models(const std::string& path);
 //! `base` plus `models`, as `ktwin run` serves a scenario. Throws InputError at the model's line when KAITO
 //! already has it.

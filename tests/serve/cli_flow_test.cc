@@ -61,6 +61,11 @@ std::string slurp(const std::string& path) {
 // Whatever happens in a test, no process it started outlives it.
 struct Reaper {
   std::vector<pid_t> pids;
+  pid_t start(const std::vector<std::string>& args, const std::string& log) {
+    const pid_t pid = spawn(args, log);
+    if (pid > 0) pids.push_back(pid);
+    return pid;
+  }
   ~Reaper() {
     for (pid_t p : pids) {
       if (kill(p, 0) == 0) {
@@ -120,11 +125,10 @@ TEST(LiveCliFlow, ServePlusOperatorThenSigterm) {
   ASSERT_EQ(served.url.rfind("http://127.0.0.1:", 0), 0u) << slurp(served.log);
 
   const pid_t op =
-      spawn({KTWIN_BINARY, "operator", "--kubeconfig", served.kubeconfig, "--leader-elect",
-             "--leader-election-namespace", "default", "--metrics-addr", "127.0.0.1:0", "--log-format", "json"},
-            op_log);
+      reaper.start({KTWIN_BINARY, "operator", "--kubeconfig", served.kubeconfig, "--leader-elect",
+                    "--leader-election-namespace", "default", "--metrics-addr", "127.0.0.1:0", "--log-format", "json"},
+                   op_log);
   ASSERT_GT(op, 0);
-  reaper.pids.push_back(op);
   EXPECT_TRUE(workspace_succeeds(served.url, "workspace-phi-3-mini", 30s)) << slurp(op_log);
 
   kill(op, SIGTERM);
@@ -154,19 +158,17 @@ TEST(LiveCliFlow, OperatorServesAGenericModelFromItsModelsFile) {
   Reaper reaper{{served.pid}};
   ASSERT_FALSE(served.url.empty()) << slurp(served.log);
 
-  const pid_t bad = spawn({KTWIN_BINARY, "operator", "--kubeconfig", served.kubeconfig, "--models",
-                           ::testing::TempDir() + "/no-such-models.yaml", "--metrics-addr", "0"},
-                          op_log);
+  const pid_t bad = reaper.start({KTWIN_BINARY, "operator", "--kubeconfig", served.kubeconfig, "--models",
+                                  ::testing::TempDir() + "/no-such-models.yaml", "--metrics-addr", "0"},
+                                 op_log);
   ASSERT_GT(bad, 0);
-  reaper.pids.push_back(bad);
   EXPECT_EQ(wait_exit(bad, 20s), 2);
   EXPECT_NE(slurp(op_log).find("no-such-models.yaml: cannot read models file"), std::string::npos) << slurp(op_log);
 
-  const pid_t op = spawn({KTWIN_BINARY, "operator", "--kubeconfig", served.kubeconfig, "--models",
-                          std::string(KTWIN_SOURCE_DIR) + "/" + scenario, "--metrics-addr", "0"},
-                         op_log);
+  const pid_t op = reaper.start({KTWIN_BINARY, "operator", "--kubeconfig", served.kubeconfig, "--models",
+                                 std::string(KTWIN_SOURCE_DIR) + "/" + scenario, "--metrics-addr", "0"},
+                                op_log);
   ASSERT_GT(op, 0);
-  reaper.pids.push_back(op);
   // Ready within 30 virtual minutes, 20 s at speed 90.
   EXPECT_TRUE(workspace_succeeds(served.url, "workspace-qwen3-8b", 60s)) << slurp(op_log);
   kill(op, SIGTERM);

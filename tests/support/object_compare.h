@@ -62,21 +62,31 @@ inline void prune_to(Snapshot& actual, const Snapshot& expected) {
 // of the Workspace's uid, and nodes and VMs embed them; pods of a Job get a random suffix to generateName.
 // UIDs are replaced where they stand as values (the Job controller's controller-uid labels, for one).
 inline Snapshot canonical_names(const Snapshot& snap) {
-  // Numbered by owner (workspace, or generateName), then creation, then name: random suffixes in a live run
-  // must not decide which object is which.
-  using Entry = std::tuple<std::string, std::string, std::string>;
+  // Claims are numbered by workspace, then by the first pod on their node (a StatefulSet's pods have stable
+  // names, while which of several identical nodes a pod lands on is a race), then creation, then name:
+  // random suffixes in a live run must not decide which object is which.
+  std::map<std::string, std::string> first_pod;  // node -> first pod (by name) bound to it
+  for (const auto& [key, obj] : snap)
+    if (key.rfind("Pod/", 0) == 0) {
+      const std::string node = obj.contains("spec") ? obj["spec"].value("nodeName", "") : "";
+      const std::string pod = key.substr(4);
+      if (!node.empty() && (!first_pod.contains(node) || pod < first_pod[node])) first_pod[node] = pod;
+    }
+  using Entry = std::tuple<std::string, std::string, std::string, std::string>;
   std::vector<Entry> claims, generated;
   for (const auto& [key, obj] : snap) {
     const json& meta = obj["metadata"];
     const std::string name = meta.value("name", ""), created = meta.value("creationTimestamp", "");
     if (key.rfind("NodeClaim/", 0) == 0) {
       const json labels = meta.value("labels", json::object());
+      const std::string node = obj.contains("status") ? obj["status"].value("nodeName", "") : "";
+      const auto pod = first_pod.find(node);
       claims.emplace_back(
-          labels.value("kaito.sh/workspacenamespace", "") + "/" + labels.value("kaito.sh/workspace", ""), created,
-          name);
+          labels.value("kaito.sh/workspacenamespace", "") + "/" + labels.value("kaito.sh/workspace", ""),
+          pod == first_pod.end() ? "" : pod->second, created, name);
     } else if (const std::string prefix = meta.value("generateName", "");
                !prefix.empty() && name.rfind(prefix, 0) == 0) {
-      generated.emplace_back(key.substr(0, key.find('/') + 1) + meta.value("namespace", "") + "/" + prefix, created,
+      generated.emplace_back(key.substr(0, key.find('/') + 1) + meta.value("namespace", "") + "/" + prefix, "", created,
                              name);
     }
   }
@@ -84,11 +94,11 @@ inline Snapshot canonical_names(const Snapshot& snap) {
   std::sort(generated.begin(), generated.end());
   std::vector<std::pair<std::string, std::string>> renames;  // name -> placeholder
   for (size_t i = 0; i < claims.size(); ++i)
-    renames.emplace_back(std::get<2>(claims[i]), "nodeclaim" + std::to_string(i));
+    renames.emplace_back(std::get<3>(claims[i]), "nodeclaim" + std::to_string(i));
   for (size_t i = 0, n = 0; i < generated.size(); ++i) {
     n = i > 0 && std::get<0>(generated[i]) == std::get<0>(generated[i - 1]) ? n + 1 : 0;
     const std::string& group = std::get<0>(generated[i]);
-    renames.emplace_back(std::get<2>(generated[i]), group.substr(group.rfind('/') + 1) + "GEN" + std::to_string(n));
+    renames.emplace_back(std::get<3>(generated[i]), group.substr(group.rfind('/') + 1) + "GEN" + std::to_string(n));
   }
   auto rename = [&renames](std::string text) {
     for (const auto& [from, to] : renames)
