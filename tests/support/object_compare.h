@@ -100,15 +100,17 @@ inline Snapshot canonical_names(const Snapshot& snap) {
     const std::string& group = std::get<0>(generated[i]);
     renames.emplace_back(std::get<3>(generated[i]), group.substr(group.rfind('/') + 1) + "GEN" + std::to_string(n));
   }
+  // Compiled once: rename runs on every object's key and body.
+  static const std::regex vmss("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss");
+  static const std::regex uid("\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"");
+  static const std::regex kaito_created(R"("kaito.sh/creation-timestamp":"[^"]*")");
   auto rename = [&renames](std::string text) {
     for (const auto& [from, to] : renames)
       for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
         text.replace(at, from.size(), to);
-    text = std::regex_replace(text, std::regex("aks-(nodeclaim[0-9]+)-[0-9a-f]{8}-vmss"), "aks-$1-VMSS-vmss");
-    text = std::regex_replace(text, std::regex("\"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\""),
-                              "\"UID\"");
-    return std::regex_replace(text, std::regex(R"("kaito.sh/creation-timestamp":"[^"]*")"),
-                              R"("kaito.sh/creation-timestamp":"T")");
+    text = std::regex_replace(text, vmss, "aks-$1-VMSS-vmss");
+    text = std::regex_replace(text, uid, "\"UID\"");
+    return std::regex_replace(text, kaito_created, R"("kaito.sh/creation-timestamp":"T")");
   };
   Snapshot out;
   for (const auto& [key, obj] : snap) out[rename(key)] = json::parse(rename(obj.dump()));
